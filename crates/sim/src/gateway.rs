@@ -1,0 +1,1 @@
+//! TLS gateway (being implemented).

@@ -1,0 +1,1 @@
+//! SSH server (being implemented).
