@@ -1,0 +1,88 @@
+//! Errors of the transport, each saying what to do next.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why reaching or using a VM over SSH-in-TLS failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The TCP connection could not be made.
+    #[error("could not reach {target} for {host}: {source}; check that the VM exists and is running, and the gateway address")]
+    Connect {
+        /// The address dialled.
+        target: String,
+        /// The VM's host name.
+        host: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS handshake failed (certificate not trusted, name mismatch, refused by the server).
+    #[error("TLS handshake with {host} failed: {source}; if this is the local simulator, point TETHER_CA_CERT at its ca_cert; an unknown or paused VM is also refused here")]
+    Tls {
+        /// The SNI name.
+        host: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CA certificate file could not be used.
+    #[error("cannot use CA certificate {path}: {reason}; fix or unset TETHER_CA_CERT")]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The VM's SSH host key differs from the one pinned on first use.
+    #[error("the SSH host key of {host} changed (pinned in {known_hosts}, line {line}); this can be an attack. If the VM was really replaced, delete that line and retry")]
+    HostKeyChanged {
+        /// The VM's host name.
+        host: String,
+        /// The pin file.
+        known_hosts: PathBuf,
+        /// The line holding the old key.
+        line: usize,
+    },
+    /// The pin file could not be read or written.
+    #[error("cannot use the SSH pin file {known_hosts}: {reason}")]
+    KnownHosts {
+        /// The pin file.
+        known_hosts: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The VM refused the SSH key.
+    #[error("{host} refused the SSH key for user {user}; fetch the VM's key again (GET /vm/<id>/ssh_key) — a key of another VM does not work")]
+    AuthRejected {
+        /// The VM's host name.
+        host: String,
+        /// The user.
+        user: String,
+    },
+    /// The SSH layer failed.
+    #[error("SSH with {host} failed: {source}")]
+    Ssh {
+        /// The VM's host name.
+        host: String,
+        /// The cause.
+        #[source]
+        source: russh::Error,
+    },
+    /// A step took longer than its deadline.
+    #[error("{what} with {host} took longer than {after:?}; the VM may be overloaded or unreachable; retry")]
+    Timeout {
+        /// What was being waited for.
+        what: &'static str,
+        /// The VM's host name.
+        host: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The connection dropped while a command was running.
+    #[error("the connection to {host} dropped while the command ran; it may still be running on the VM (check with `ps`); the next call reconnects")]
+    Disconnected {
+        /// The VM's host name.
+        host: String,
+    },
+}

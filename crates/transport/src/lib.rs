@@ -1,0 +1,32 @@
+//! SSH tunnelled in TLS: how tether reaches a Vers VM.
+//!
+//! A Vers VM is reached at `<vm_id>.vm.<domain>:443`: TLS whose SNI names the VM, and plain
+//! SSH inside it. This crate owns that path: the TLS client (certificates always verified,
+//! against public roots or a configured CA such as the simulator's), the SSH session over it
+//! (host keys pinned on first use, public-key auth), commands run on channels with streamed
+//! output, timeouts and cancellation that kill the remote process group, and a [`Pool`] that
+//! keeps one connection per VM shared by all concurrent callers.
+//!
+//! ```no_run
+//! # async fn demo(key: russh::keys::PrivateKey) -> Result<(), tether_transport::TransportError> {
+//! use tether_transport::{Endpoint, ExecSpec, Pool, TransportConfig};
+//! let pool = Pool::new(TransportConfig::new("/home/me/.local/state/tether/known_hosts"))?;
+//! let endpoint = Endpoint::vers("4c1e…", "vm.vers.sh", None);
+//! let session = pool.session(&endpoint, &std::sync::Arc::new(key)).await?;
+//! let run = session.exec(ExecSpec::shell("uname -a"), &mut |_, bytes| print!("{}", String::from_utf8_lossy(bytes)), None).await?;
+//! # Ok(()) }
+//! ```
+
+mod error;
+mod exec;
+mod hostkeys;
+mod pool;
+mod session;
+mod tls;
+
+pub use error::TransportError;
+pub use exec::{ExecOutcome, ExecRun, ExecSpec, Stream};
+pub use hostkeys::KnownHosts;
+pub use pool::Pool;
+pub use session::{Endpoint, Session, TransportConfig};
+pub use tls::client_config;

@@ -1,0 +1,88 @@
+//! One connection per VM, shared by every concurrent caller, reconnected when it drops.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::keys::PrivateKey;
+use tokio::time::Instant;
+
+use crate::{Endpoint, Session, TransportConfig, TransportError};
+
+/// First wait after a failed connect; doubles per failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The longest wait between connect attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The state of one endpoint's connection.
+enum Slot {
+    /// Never connected, or closed.
+    Idle,
+    /// A live session.
+    Ready(Arc<Session>),
+    /// The last attempt failed; the next may start at `retry_at`.
+    Failed { retry_at: Instant, backoff: Duration },
+}
+
+/// Connections keyed by endpoint. Concurrent callers for one endpoint share one connect attempt
+/// (they queue on the endpoint's lock) and then one session.
+pub struct Pool {
+    config: TransportConfig,
+    tls: Arc<rustls::ClientConfig>,
+    slots: Mutex<HashMap<Endpoint, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl Pool {
+    /// A pool using `config`.
+    pub fn new(config: TransportConfig) -> Result<Pool, TransportError> {
+        let tls = crate::client_config(config.extra_ca.as_deref())?;
+        Ok(Pool { config, tls, slots: Mutex::new(HashMap::new()) })
+    }
+
+    /// A live session to `endpoint`, connecting (or reconnecting) with `key` if needed.
+    pub async fn session(&self, endpoint: &Endpoint, key: &Arc<PrivateKey>) -> Result<Arc<Session>, TransportError> {
+        let slot = self.slot(endpoint);
+        let mut slot = slot.lock().await;
+        if let Slot::Ready(session) = &*slot {
+            if !session.is_closed() {
+                return Ok(session.clone());
+            }
+            tracing::debug!(host = %endpoint.host, "connection closed; reconnecting");
+        }
+        let backoff = match &*slot {
+            Slot::Failed { retry_at, backoff } => {
+                tokio::time::sleep_until(*retry_at).await;
+                (*backoff * 2).min(MAX_BACKOFF)
+            }
+            _ => FIRST_BACKOFF,
+        };
+        match Session::connect(endpoint, key, &self.config, &self.tls).await {
+            Ok(session) => {
+                let session = Arc::new(session);
+                session.prepare_spare().await;
+                *slot = Slot::Ready(session.clone());
+                Ok(session)
+            }
+            Err(err) => {
+                *slot = Slot::Failed { retry_at: Instant::now() + backoff, backoff };
+                Err(err)
+            }
+        }
+    }
+
+    /// Drops the connection to `endpoint` (e.g. when its VM is deleted).
+    pub async fn forget(&self, endpoint: &Endpoint) {
+        let slot = self.slots.lock().ok().and_then(|mut slots| slots.remove(endpoint));
+        if let Some(slot) = slot {
+            *slot.lock().await = Slot::Idle;
+        }
+    }
+
+    fn slot(&self, endpoint: &Endpoint) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = match self.slots.lock() {
+            Ok(slots) => slots,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        slots.entry(endpoint.clone()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Slot::Idle))).clone()
+    }
+}
