@@ -44,7 +44,7 @@ impl Sim {
     pub async fn start(binary: impl AsRef<Path>) -> anyhow::Result<Sim> {
         let data = tempfile::Builder::new().prefix("tether-sim-").tempdir()?;
         let binary = binary.as_ref().to_path_buf();
-        let (child, info) = spawn(&binary, data.path()).await?;
+        let (child, info) = spawn(&binary, data.path(), None).await?;
         Ok(Sim { child: Some(child), info, binary, data })
     }
 
@@ -86,10 +86,13 @@ impl Sim {
         }
     }
 
-    /// Stops the simulator and starts it again on the same data directory.
+    /// Stops the simulator and starts it again on the same data directory and the same
+    /// addresses (API and gateway), as a user restarting it would.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await?;
-        let (child, info) = spawn(&self.binary, self.data.path()).await?;
+        let api = self.info.vers_url.trim_start_matches("http://").to_owned();
+        let addresses = (api, self.info.ssh_gateway.clone());
+        let (child, info) = spawn(&self.binary, self.data.path(), Some(addresses)).await?;
         self.child = Some(child);
         self.info = info;
         Ok(())
@@ -120,9 +123,10 @@ fn terminate(child: &Child) -> anyhow::Result<()> {
     kill(pid, Signal::SIGTERM).with_context(|| format!("could not send SIGTERM to tether sim (pid {pid})"))
 }
 
-async fn spawn(binary: &Path, data: &Path) -> anyhow::Result<(Child, SimInfo)> {
+async fn spawn(binary: &Path, data: &Path, addresses: Option<(String, String)>) -> anyhow::Result<(Child, SimInfo)> {
+    let (api, gateway) = addresses.unwrap_or_else(|| ("127.0.0.1:0".into(), "127.0.0.1:0".into()));
     let mut child = Command::new(binary)
-        .args(["sim", "--listen", "127.0.0.1:0", "--data"])
+        .args(["sim", "--listen", &api, "--gateway-listen", &gateway, "--data"])
         .arg(data)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -79,10 +79,20 @@ pub enum TransportError {
         /// The deadline.
         after: Duration,
     },
-    /// The connection dropped while a command was running.
-    #[error("the connection to {host} dropped while the command ran; it may still be running on the VM (check with `ps`); the next call reconnects")]
+    /// The connection dropped, before or while a command ran.
+    #[error("{}", disconnected(host, *started))]
     Disconnected {
         /// The VM's host name.
         host: String,
+        /// Whether the command had started (it may still be running on the VM).
+        started: bool,
     },
+}
+
+fn disconnected(host: &str, started: bool) -> String {
+    if started {
+        format!("the connection to {host} dropped while the command ran; it may still be running on the VM (check with `ps`); the next call reconnects")
+    } else {
+        format!("the connection to {host} was lost before the command started; nothing ran; retry")
+    }
 }

@@ -90,7 +90,7 @@ impl Session {
         let mut channel = self.channel().await?;
         let refill = self.clone();
         tokio::spawn(async move { refill.prepare_spare().await });
-        channel.exec(true, wrap(&spec)).await.map_err(|source| self.ssh_error(source))?;
+        channel.exec(true, wrap(&spec)).await.map_err(|source| self.ssh_error(source, false))?;
         let mut writer = channel.make_writer();
         let stdin = spec.stdin.unwrap_or_default();
         let feeder = tokio::spawn(async move {
@@ -152,7 +152,7 @@ impl Session {
              kill -KILL -- -{pgid} 2>/dev/null; exit 0"
         );
         let mut channel = self.channel().await?;
-        channel.exec(true, script).await.map_err(|source| self.ssh_error(source))?;
+        channel.exec(true, script).await.map_err(|source| self.ssh_error(source, true))?;
         let _ = channel.eof().await;
         let waited = tokio::time::timeout(KILL_GRACE + DRAIN_TIMEOUT, async {
             while channel.wait().await.is_some() {}
@@ -164,9 +164,9 @@ impl Session {
         })
     }
 
-    fn ssh_error(&self, source: russh::Error) -> TransportError {
+    fn ssh_error(&self, source: russh::Error, started: bool) -> TransportError {
         if self.is_closed() {
-            TransportError::Disconnected { host: self.host().into() }
+            TransportError::Disconnected { host: self.host().into(), started }
         } else {
             TransportError::Ssh { host: self.host().into(), source }
         }
@@ -214,7 +214,7 @@ impl RunState {
     fn finish(self, host: &str) -> Result<ExecRun, TransportError> {
         match self.outcome {
             Some(outcome) => Ok(ExecRun { outcome, remote_pid: self.pid }),
-            None => Err(TransportError::Disconnected { host: host.into() }),
+            None => Err(TransportError::Disconnected { host: host.into(), started: true }),
         }
     }
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 use russh::keys::PrivateKey;
 use tokio::time::Instant;
 
-use crate::{Endpoint, Session, TransportConfig, TransportError};
+use tokio_util::sync::CancellationToken;
+
+use crate::{Endpoint, ExecRun, ExecSpec, Session, Stream, TransportConfig, TransportError};
 
 /// First wait after a failed connect; doubles per failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -67,6 +69,27 @@ impl Pool {
                 *slot = Slot::Failed { retry_at: Instant::now() + backoff, backoff };
                 Err(err)
             }
+        }
+    }
+
+    /// Runs `spec` on `endpoint`: like [`Session::exec`] on [`Pool::session`], but a connection
+    /// found dead before the command started is replaced and the command tried once more.
+    pub async fn exec(
+        &self,
+        endpoint: &Endpoint,
+        key: &Arc<PrivateKey>,
+        spec: ExecSpec,
+        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+        cancel: Option<CancellationToken>,
+    ) -> Result<ExecRun, TransportError> {
+        let session = self.session(endpoint, key).await?;
+        match session.exec(spec.clone(), on_output, cancel.clone()).await {
+            Err(TransportError::Disconnected { started: false, .. }) => {
+                tracing::debug!(host = %endpoint.host, "stale connection; reconnecting once");
+                self.forget(endpoint).await;
+                self.session(endpoint, key).await?.exec(spec, on_output, cancel).await
+            }
+            other => other,
         }
     }
 

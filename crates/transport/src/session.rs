@@ -128,7 +128,7 @@ impl Session {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(source)) if self.is_closed() => {
                 tracing::debug!(%source, host = %self.endpoint.host, "channel open on a closed connection");
-                Err(TransportError::Disconnected { host: self.endpoint.host.clone() })
+                Err(TransportError::Disconnected { host: self.endpoint.host.clone(), started: false })
             }
             Ok(Err(source)) => Err(TransportError::Ssh { host: self.endpoint.host.clone(), source }),
             Err(_) => Err(TransportError::Timeout {
