@@ -1,1 +1,0 @@
-//! SSH server (being implemented).
