@@ -60,7 +60,9 @@ pub enum CaError {
         missing: PathBuf,
     },
     /// The CA key file is not a usable private key.
-    #[error("{path} is not a usable private key ({source}); delete ca.pem and ca.key to create a new CA")]
+    #[error(
+        "{path} is not a usable private key ({source}); delete ca.pem and ca.key to create a new CA"
+    )]
     BadKey {
         /// The key file.
         path: PathBuf,
@@ -134,7 +136,11 @@ impl CertificateAuthority {
         let (leaf, leaf_key) = issue_server_cert(ca_key, vm_domain)?;
         check_chain(&ca_der, &leaf, &cert_path)?;
         let server_config = server_config(leaf, leaf_key)?;
-        Ok(CertificateAuthority { ca_cert_path: cert_path, ca_der, server_config })
+        Ok(CertificateAuthority {
+            ca_cert_path: cert_path,
+            ca_der,
+            server_config,
+        })
     }
 
     /// Path of the CA certificate (PEM) clients trust (`ca_cert` in `tether sim`'s startup line).
@@ -176,8 +182,10 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
 fn load(cert_path: &Path, key_path: &Path) -> Result<(String, KeyPair), CaError> {
     let pem = read(cert_path)?;
     let key_pem = read(key_path)?;
-    let key = KeyPair::from_pem(&key_pem)
-        .map_err(|source| CaError::BadKey { path: key_path.to_owned(), source })?;
+    let key = KeyPair::from_pem(&key_pem).map_err(|source| CaError::BadKey {
+        path: key_path.to_owned(),
+        source,
+    })?;
     Ok((pem, key))
 }
 
@@ -195,13 +203,19 @@ fn create(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(String, KeyP
         path: dir.to_owned(),
         source,
     })?;
-    let key = KeyPair::generate().map_err(|source| CaError::Generate { what: "CA key", source })?;
+    let key = KeyPair::generate().map_err(|source| CaError::Generate {
+        what: "CA key",
+        source,
+    })?;
     let mut params = ca_params();
     params.not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
     params.not_after = OffsetDateTime::now_utc() + CA_VALIDITY;
     let cert = params
         .self_signed(&key)
-        .map_err(|source| CaError::Generate { what: "CA certificate", source })?;
+        .map_err(|source| CaError::Generate {
+            what: "CA certificate",
+            source,
+        })?;
     write_new(key_path, key.serialize_pem().as_bytes(), 0o600)?;
     write_new(cert_path, cert.pem().as_bytes(), 0o644)?;
     Ok((cert.pem(), key))
@@ -209,7 +223,11 @@ fn create(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(String, KeyP
 
 /// Creates `path` (which must not exist) with `mode` and `content`.
 fn write_new(path: &Path, content: &[u8], mode: u32) -> Result<(), CaError> {
-    let io_err = |source| CaError::Io { action: "create", path: path.to_owned(), source };
+    let io_err = |source| CaError::Io {
+        action: "create",
+        path: path.to_owned(),
+        source,
+    };
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -224,7 +242,9 @@ fn pem_certificate(pem: &str, path: &Path) -> Result<CertificateDer<'static>, Ca
     let mut reader = std::io::BufReader::new(pem.as_bytes());
     match rustls_pemfile::certs(&mut reader).next() {
         Some(Ok(der)) => Ok(der),
-        _ => Err(CaError::BadCert { path: path.to_owned() }),
+        _ => Err(CaError::BadCert {
+            path: path.to_owned(),
+        }),
     }
 }
 
@@ -233,21 +253,32 @@ fn issue_server_cert(
     ca_key: KeyPair,
     vm_domain: &str,
 ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), CaError> {
-    let names = vec![format!("*.{vm_domain}"), "localhost".to_owned(), "127.0.0.1".to_owned()];
-    let mut params = CertificateParams::new(names)
-        .map_err(|source| CaError::Generate { what: "server certificate names", source })?;
+    let names = vec![
+        format!("*.{vm_domain}"),
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+    ];
+    let mut params = CertificateParams::new(names).map_err(|source| CaError::Generate {
+        what: "server certificate names",
+        source,
+    })?;
     params.distinguished_name = distinguished_name(&format!("*.{vm_domain}"));
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     params.not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
     params.not_after = OffsetDateTime::now_utc() + SERVER_CERT_VALIDITY;
-    let key =
-        KeyPair::generate().map_err(|source| CaError::Generate { what: "server key", source })?;
+    let key = KeyPair::generate().map_err(|source| CaError::Generate {
+        what: "server key",
+        source,
+    })?;
     let issuer = Issuer::new(ca_params(), ca_key);
     let cert = params
         .signed_by(&key, &issuer)
-        .map_err(|source| CaError::Generate { what: "server certificate", source })?;
+        .map_err(|source| CaError::Generate {
+            what: "server certificate",
+            source,
+        })?;
     let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
     Ok((cert.der().clone(), key_der))
 }
@@ -258,7 +289,10 @@ fn check_chain(
     leaf: &CertificateDer<'static>,
     ca_path: &Path,
 ) -> Result<(), CaError> {
-    let mismatch = |reason: String| CaError::Mismatch { path: ca_path.to_owned(), reason };
+    let mismatch = |reason: String| CaError::Mismatch {
+        path: ca_path.to_owned(),
+        reason,
+    };
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).map_err(|e| mismatch(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -320,7 +354,9 @@ mod tests {
         let _cleanup = Cleanup(dir.clone());
         let ca = CertificateAuthority::load_or_create(&dir.join("tls"), "vm.example").unwrap();
         assert_eq!(ca.ca_cert_path(), dir.join("tls").join(CA_CERT_FILE));
-        let mode = std::fs::metadata(dir.join("tls").join(CA_KEY_FILE)).unwrap().permissions();
+        let mode = std::fs::metadata(dir.join("tls").join(CA_KEY_FILE))
+            .unwrap()
+            .permissions();
         assert_eq!(mode.mode() & 0o777, 0o600);
         let pem = std::fs::read_to_string(ca.ca_cert_path()).unwrap();
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
@@ -390,7 +426,9 @@ mod tests {
             )
             .is_ok()
         };
-        assert!(verify("0b9e6c1e-1111-4a4a-8c8c-123456789abc.vm.tether.localhost"));
+        assert!(verify(
+            "0b9e6c1e-1111-4a4a-8c8c-123456789abc.vm.tether.localhost"
+        ));
         assert!(verify("localhost"));
         assert!(verify("127.0.0.1"));
         assert!(!verify("vm.tether.localhost"));
