@@ -1,0 +1,50 @@
+//! A typed async client for the Vers REST API (`<VERS_URL>/api/v1`), configured like vers-cli.
+//!
+//! [`VersClient`] covers every endpoint tether uses: VMs (list, `new_root`, `from_commit`,
+//! the three branch routes with `count`, status, metadata, SSH key, pause/resume, delete),
+//! commits (create with name and description, list, delete), commands (`exec`, and
+//! `exec/stream` decoded incrementally as [`ExecEvents`]) and whole files.
+//!
+//! Configuration ([`Settings`]) is read again for every request from a [`ConfigSource`]:
+//! `VERS_API_KEY` or `~/.versrc`, `VERS_URL`, and tether's `TETHER_VM_DOMAIN`,
+//! `TETHER_SSH_GATEWAY`, `TETHER_CA_CERT` (so the local simulator needs only environment
+//! variables). Replies in any of the shapes Vers is known to use are normalised to the
+//! [`tether_wire`] types, and failures become a [`VersError`] whose message says what to do.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tether_vers::VersError> {
+//! use tether_vers::{BranchSource, VersClient};
+//! use tether_wire::{BranchQuery, VmConfig};
+//!
+//! let vers = VersClient::new();
+//! let vm = vers.new_root(VmConfig::default(), true).await?;
+//! let query = BranchQuery { count: Some(3), ..BranchQuery::default() };
+//! let children = vers.branch(&BranchSource::Vm(vm.clone()), query).await?;
+//! assert_eq!(children.len(), 3);
+//! vers.ensure_running(&vm).await?;
+//! # Ok(()) }
+//! ```
+
+mod client;
+mod commits;
+mod config;
+mod error;
+mod exec;
+mod files;
+mod lifecycle;
+mod reply;
+mod shapes;
+mod tls;
+mod vms;
+
+pub use client::{
+    CONNECT_TIMEOUT, LIFECYCLE_TIMEOUT, REQUEST_TIMEOUT, TRANSFER_TIMEOUT, VersClient,
+};
+pub use config::{
+    ApiKey, ConfigSource, DEFAULT_VERS_URL, KeyOrigin, ProcessEnv, Settings, StaticEnv, VERSRC,
+};
+pub use error::VersError;
+pub use exec::{EXEC_GRACE, ExecEvent, ExecEvents, MAX_EVENT_LINE};
+pub use files::PutOptions;
+pub use lifecycle::{BOOT_DEADLINE, FIRST_POLL, MAX_POLL};
+pub use vms::BranchSource;
