@@ -79,6 +79,15 @@ pub enum TransportError {
         /// The deadline.
         after: Duration,
     },
+    /// The caller's side of a streamed command failed: its stdin source or output writer.
+    #[error("{what} failed: {source}; the command was stopped; check the local file or stream and retry")]
+    LocalIo {
+        /// Which side failed.
+        what: &'static str,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// The connection dropped, before or while a command ran.
     #[error("{}", disconnected(host, *started))]
     Disconnected {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use russh::{ChannelMsg, Sig};
-use tokio::io::AsyncWriteExt;
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +20,8 @@ use crate::{Session, TransportError};
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 /// How long to wait for a killed command's channel to close and its output to drain.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of a streamed stdin is read at a time.
+const STDIN_CHUNK: usize = 64 * 1024;
 
 /// A command to run.
 #[derive(Clone, Debug, Default)]
@@ -73,10 +76,51 @@ pub struct ExecRun {
     pub remote_pid: Option<u32>,
 }
 
+/// Where a command's output goes.
+pub enum Output<'a> {
+    /// Each chunk is handed to a callback as it arrives.
+    Callback(&'a mut (dyn FnMut(Stream, &[u8]) + Send)),
+    /// Each chunk is written to a stream and awaited, so a slow consumer slows the command down
+    /// instead of filling memory (downloads of any size).
+    Writers {
+        /// Receives standard output.
+        stdout: &'a mut (dyn AsyncWrite + Send + Unpin),
+        /// Receives standard error.
+        stderr: &'a mut (dyn AsyncWrite + Send + Unpin),
+    },
+}
+
+impl Output<'_> {
+    /// Hands `bytes` from `stream` to the callback or writes them to the matching writer.
+    pub async fn put(&mut self, stream: Stream, bytes: &[u8]) -> std::io::Result<()> {
+        match (self, stream) {
+            (Output::Callback(f), _) => {
+                f(stream, bytes);
+                Ok(())
+            }
+            (Output::Writers { stdout, .. }, Stream::Stdout) => stdout.write_all(bytes).await,
+            (Output::Writers { stderr, .. }, Stream::Stderr) => stderr.write_all(bytes).await,
+        }
+    }
+
+    /// Flushes the writers (a no-op for a callback).
+    pub async fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Output::Callback(_) => Ok(()),
+            Output::Writers { stdout, stderr } => {
+                stdout.flush().await?;
+                stderr.flush().await
+            }
+        }
+    }
+}
+
 /// Why the loop stopped early.
 enum Stop {
     Timeout,
     Cancel,
+    /// Reading the caller's stdin source or writing to its output failed.
+    Local(&'static str, std::io::Error),
 }
 
 impl Session {
@@ -87,16 +131,32 @@ impl Session {
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
         cancel: Option<CancellationToken>,
     ) -> Result<ExecRun, TransportError> {
+        self.exec_io(spec, None, &mut Output::Callback(on_output), cancel).await
+    }
+
+    /// Runs `spec` with streamed input and output: stdin is read from `stdin` when given (else
+    /// `spec.stdin`), output goes to `output`. Neither is buffered whole, so this moves files of
+    /// any size. A failing `stdin` source or output writer stops the command like a cancel and
+    /// gives [`TransportError::LocalIo`].
+    pub async fn exec_io(
+        self: &Arc<Self>,
+        spec: ExecSpec,
+        stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
+        output: &mut Output<'_>,
+        cancel: Option<CancellationToken>,
+    ) -> Result<ExecRun, TransportError> {
         let mut channel = self.channel().await?;
         let refill = self.clone();
         tokio::spawn(async move { refill.prepare_spare().await });
         channel.exec(true, wrap(&spec)).await.map_err(|source| self.ssh_error(source, false))?;
-        let mut writer = channel.make_writer();
-        let stdin = spec.stdin.unwrap_or_default();
-        let feeder = tokio::spawn(async move {
-            let _ = writer.write_all(&stdin).await;
-            let _ = writer.shutdown().await;
-        });
+        let mut bytes: &[u8] = spec.stdin.as_deref().unwrap_or_default();
+        let source: &mut (dyn AsyncRead + Send + Unpin) = match stdin {
+            Some(stream) => stream,
+            None => &mut bytes,
+        };
+        let feeder = feed(source, channel.make_writer());
+        tokio::pin!(feeder);
+        let mut fed = false;
         let deadline = spec.timeout.map(|t| Instant::now() + t);
         let cancel = cancel.unwrap_or_default();
         let mut state = RunState::default();
@@ -104,18 +164,27 @@ impl Session {
         loop {
             tokio::select! {
                 message = channel.wait() => match message {
-                    Some(message) => state.take(message, on_output),
+                    Some(message) => if let Some((stream, data)) = state.take(message) {
+                        if let Err(e) = output.put(stream, &data).await {
+                            stop = Some(Stop::Local("writing the command's output", e));
+                        }
+                    },
                     None => break,
                 },
+                result = &mut feeder, if !fed => {
+                    fed = true;
+                    if let Err(e) = result {
+                        stop = Some(Stop::Local("reading the command's input", e));
+                    }
+                }
                 () = sleep_until(deadline), if stop.is_none() => stop = Some(Stop::Timeout),
                 () = cancel.cancelled(), if stop.is_none() => stop = Some(Stop::Cancel),
             }
             if let Some(reason) = stop.take() {
-                feeder.abort();
-                return self.stop(channel, state, reason, on_output).await;
+                return self.stop(channel, state, reason, output).await;
             }
         }
-        feeder.abort();
+        output.flush().await.map_err(|source| TransportError::LocalIo { what: "writing the command's output", source })?;
         state.finish(self.host())
     }
 
@@ -124,7 +193,7 @@ impl Session {
         mut channel: russh::Channel<russh::client::Msg>,
         mut state: RunState,
         reason: Stop,
-        on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
+        output: &mut Output<'_>,
     ) -> Result<ExecRun, TransportError> {
         if let Some(pid) = state.pid {
             self.kill_group(pid).await?;
@@ -132,13 +201,17 @@ impl Session {
         let _ = channel.close().await;
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
             while let Some(message) = channel.wait().await {
-                state.take(message, on_output);
+                if let Some((stream, data)) = state.take(message) {
+                    let _ = output.put(stream, &data).await;
+                }
             }
+            let _ = output.flush().await;
         })
         .await;
         let outcome = match reason {
             Stop::Timeout => ExecOutcome::TimedOut,
             Stop::Cancel => ExecOutcome::Cancelled,
+            Stop::Local(what, source) => return Err(TransportError::LocalIo { what, source }),
         };
         Ok(ExecRun { outcome, remote_pid: state.pid })
     }
@@ -182,31 +255,37 @@ struct RunState {
 }
 
 impl RunState {
-    fn take(&mut self, message: ChannelMsg, on_output: &mut (dyn FnMut(Stream, &[u8]) + Send)) {
+    /// Records exit status and signal; returns output bytes (stdout without the pid line).
+    fn take(&mut self, message: ChannelMsg) -> Option<(Stream, Bytes)> {
         match message {
-            ChannelMsg::Data { data } => self.stdout(&data, on_output),
-            ChannelMsg::ExtendedData { data, ext: 1 } => on_output(Stream::Stderr, &data),
-            ChannelMsg::ExitStatus { exit_status } => self.outcome = Some(ExecOutcome::Exited(exit_status)),
+            ChannelMsg::Data { data } => self.stdout(data).map(|data| (Stream::Stdout, data)),
+            ChannelMsg::ExtendedData { data, ext: 1 } => Some((Stream::Stderr, data)),
+            ChannelMsg::ExitStatus { exit_status } => {
+                self.outcome = Some(ExecOutcome::Exited(exit_status));
+                None
+            }
             ChannelMsg::ExitSignal { signal_name, .. } => {
                 self.outcome = Some(ExecOutcome::Signaled(signal_name_of(&signal_name)));
+                None
             }
-            _ => {}
+            _ => None,
         }
     }
 
     /// Strips the pid line the wrapper prints first, then passes stdout through.
-    fn stdout(&mut self, data: &[u8], on_output: &mut (dyn FnMut(Stream, &[u8]) + Send)) {
+    fn stdout(&mut self, data: Bytes) -> Option<Bytes> {
         if self.pid.is_some() {
-            return on_output(Stream::Stdout, data);
+            return Some(data);
         }
         match data.iter().position(|b| *b == b'\n') {
-            None => self.pid_line.extend_from_slice(data),
+            None => {
+                self.pid_line.extend_from_slice(&data);
+                None
+            }
             Some(end) => {
                 self.pid_line.extend_from_slice(&data[..end]);
                 self.pid = String::from_utf8_lossy(&self.pid_line).trim().parse().ok().or(Some(0));
-                if end + 1 < data.len() {
-                    on_output(Stream::Stdout, &data[end + 1..]);
-                }
+                (end + 1 < data.len()).then(|| data.slice(end + 1..))
             }
         }
     }
@@ -223,6 +302,25 @@ fn signal_name_of(signal: &Sig) -> String {
     match signal {
         Sig::Custom(name) => name.clone(),
         other => format!("{other:?}"),
+    }
+}
+
+/// Copies `source` into the channel, then sends EOF. A read error is the caller's and is
+/// returned; a write error means the command stopped reading, which is not an error.
+async fn feed(
+    source: &mut (dyn AsyncRead + Send + Unpin),
+    mut channel: impl AsyncWrite + Unpin,
+) -> std::io::Result<()> {
+    let mut buf = vec![0u8; STDIN_CHUNK];
+    loop {
+        let n = source.read(&mut buf).await?;
+        if n == 0 {
+            let _ = channel.shutdown().await;
+            return Ok(());
+        }
+        if channel.write_all(&buf[..n]).await.is_err() {
+            return Ok(());
+        }
     }
 }
 
@@ -261,10 +359,11 @@ mod tests {
     fn the_pid_line_is_stripped_even_when_split_across_packets() {
         let mut state = RunState::default();
         let mut seen = Vec::new();
-        let mut sink = |_: Stream, bytes: &[u8]| seen.extend_from_slice(bytes);
-        state.take(ChannelMsg::Data { data: b"12".as_slice().into() }, &mut sink);
-        state.take(ChannelMsg::Data { data: b"34\nhello ".as_slice().into() }, &mut sink);
-        state.take(ChannelMsg::Data { data: b"world\n".as_slice().into() }, &mut sink);
+        for chunk in [b"12".as_slice(), b"34\nhello ", b"world\n"] {
+            if let Some((_, bytes)) = state.take(ChannelMsg::Data { data: Bytes::copy_from_slice(chunk) }) {
+                seen.extend_from_slice(&bytes);
+            }
+        }
         assert_eq!(state.pid, Some(1234));
         assert_eq!(seen, b"hello world\n");
     }

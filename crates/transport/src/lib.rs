@@ -25,7 +25,7 @@ mod session;
 mod tls;
 
 pub use error::TransportError;
-pub use exec::{ExecOutcome, ExecRun, ExecSpec, Stream};
+pub use exec::{ExecOutcome, ExecRun, ExecSpec, Output, Stream};
 pub use hostkeys::KnownHosts;
 pub use pool::Pool;
 pub use session::{Endpoint, Session, TransportConfig};

@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use russh::keys::PrivateKey;
+use tokio::io::AsyncRead;
 use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{Endpoint, ExecRun, ExecSpec, Session, Stream, TransportConfig, TransportError};
+use crate::{Endpoint, ExecRun, ExecSpec, Output, Session, Stream, TransportConfig, TransportError};
 
 /// First wait after a failed connect; doubles per failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -82,12 +83,27 @@ impl Pool {
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
         cancel: Option<CancellationToken>,
     ) -> Result<ExecRun, TransportError> {
+        self.exec_io(endpoint, key, spec, None, &mut Output::Callback(on_output), cancel).await
+    }
+
+    /// Like [`Pool::exec`] with streamed input and output, as [`Session::exec_io`].
+    pub async fn exec_io(
+        &self,
+        endpoint: &Endpoint,
+        key: &Arc<PrivateKey>,
+        spec: ExecSpec,
+        mut stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
+        output: &mut Output<'_>,
+        cancel: Option<CancellationToken>,
+    ) -> Result<ExecRun, TransportError> {
         let session = self.session(endpoint, key).await?;
-        match session.exec(spec.clone(), on_output, cancel.clone()).await {
+        let first = stdin.as_mut().map(|s| &mut **s as &mut (dyn AsyncRead + Send + Unpin));
+        match session.exec_io(spec.clone(), first, output, cancel.clone()).await {
             Err(TransportError::Disconnected { started: false, .. }) => {
+                // Nothing was read from `stdin` or written to `output` yet.
                 tracing::debug!(host = %endpoint.host, "stale connection; reconnecting once");
                 self.forget(endpoint).await;
-                self.session(endpoint, key).await?.exec(spec, on_output, cancel).await
+                self.session(endpoint, key).await?.exec_io(spec, stdin, output, cancel).await
             }
             other => other,
         }
