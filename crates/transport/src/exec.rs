@@ -164,10 +164,10 @@ impl Session {
         loop {
             tokio::select! {
                 message = channel.wait() => match message {
-                    Some(message) => if let Some((stream, data)) = state.take(message) {
-                        if let Err(e) = output.put(stream, &data).await {
-                            stop = Some(Stop::Local("writing the command's output", e));
-                        }
+                    Some(message) => if let Some((stream, data)) = state.take(message)
+                        && let Err(e) = output.put(stream, &data).await
+                    {
+                        stop = Some(Stop::Local("writing the command's output", e));
                     },
                     None => break,
                 },
