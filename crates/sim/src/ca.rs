@@ -23,7 +23,8 @@ pub const CA_CERT_FILE: &str = "ca.pem";
 /// File name of the CA private key inside the CA directory.
 pub const CA_KEY_FILE: &str = "ca.key";
 
-/// Common name of the CA; issued certificates name it as their issuer.
+/// Common name of the CA, followed by a fingerprint of its key so that two simulators' CAs
+/// never share a name (a client trusting one then reports the other as an unknown issuer).
 const CA_COMMON_NAME: &str = "tether simulator CA";
 /// Organisation of the CA and of issued certificates.
 const ORGANIZATION: &str = "tether";
@@ -163,10 +164,13 @@ fn incomplete(present: PathBuf, missing: PathBuf) -> CaError {
     CaError::Incomplete { present, missing }
 }
 
-/// The CA's subject; issued certificates carry it as their issuer, so it must not change.
-fn ca_params() -> CertificateParams {
+/// The CA's subject; issued certificates carry it as their issuer, so it is derived from the
+/// key alone and the same on every start.
+fn ca_params(key: &KeyPair) -> CertificateParams {
     let mut params = CertificateParams::default();
-    params.distinguished_name = distinguished_name(CA_COMMON_NAME);
+    let fingerprint = params.key_identifier(key);
+    let short = hex::encode(fingerprint.get(..4).unwrap_or(&fingerprint));
+    params.distinguished_name = distinguished_name(&format!("{CA_COMMON_NAME} {short}"));
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     params
@@ -207,7 +211,7 @@ fn create(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(String, KeyP
         what: "CA key",
         source,
     })?;
-    let mut params = ca_params();
+    let mut params = ca_params(&key);
     params.not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
     params.not_after = OffsetDateTime::now_utc() + CA_VALIDITY;
     let cert = params
@@ -272,7 +276,7 @@ fn issue_server_cert(
         what: "server key",
         source,
     })?;
-    let issuer = Issuer::new(ca_params(), ca_key);
+    let issuer = Issuer::new(ca_params(&ca_key), ca_key);
     let cert = params
         .signed_by(&key, &issuer)
         .map_err(|source| CaError::Generate {

@@ -56,8 +56,8 @@ enum ConnectionError {
 /// (tokio_rustls::LazyConfigAcceptor), looks the VM up, completes TLS, then runs the SSH server
 /// (russh::server::run_stream) over the TLS stream with that VM's host key.
 ///
-/// On shutdown, open connections are disconnected; returns once they are closed (or after a
-/// short deadline). Fails only if the listener itself fails.
+/// On shutdown (or a listener failure), open connections are disconnected; returns once they
+/// are closed (or after a short deadline). Fails only if the listener itself fails.
 pub async fn serve<D: VmDirectory>(
     listener: TcpListener,
     tls: Arc<rustls::ServerConfig>,
@@ -71,6 +71,7 @@ pub async fn serve<D: VmDirectory>(
         directory,
     });
     let connections = TaskTracker::new();
+    let disconnect = shutdown.child_token();
     let result = loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break Ok(()),
@@ -79,7 +80,7 @@ pub async fn serve<D: VmDirectory>(
         match accepted {
             Ok((tcp, remote)) => {
                 let gateway = Arc::clone(&gateway);
-                connections.spawn(gateway.connection(tcp, remote, shutdown.clone()));
+                connections.spawn(gateway.connection(tcp, remote, disconnect.clone()));
             }
             Err(e) if is_per_connection(&e) => tracing::debug!("accept: {e}"),
             Err(e) if is_exhaustion(&e) => {
@@ -89,7 +90,7 @@ pub async fn serve<D: VmDirectory>(
             Err(e) => break Err(e),
         }
     };
-    shutdown.cancel();
+    disconnect.cancel();
     connections.close();
     if tokio::time::timeout(SHUTDOWN_DEADLINE, connections.wait())
         .await

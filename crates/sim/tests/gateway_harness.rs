@@ -390,6 +390,30 @@ pub async fn reply(channel: &mut ChannelReadHalf) -> bool {
     }
 }
 
+/// Reads a channel until the server answers a request, keeping what arrived before; `refused`
+/// tells the answer. (russh's client closes nothing after a refusal, so this does not wait for
+/// a close.)
+pub async fn answer(channel: &mut ChannelReadHalf) -> Run {
+    let mut run = Run {
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        exit: Exit::None,
+        refused: false,
+    };
+    loop {
+        match within("a request reply", channel.wait()).await {
+            Some(ChannelMsg::Success) | Some(ChannelMsg::Close) | None => return run,
+            Some(ChannelMsg::Failure) => {
+                run.refused = true;
+                return run;
+            }
+            Some(msg) => {
+                record(&mut run, msg);
+            }
+        }
+    }
+}
+
 /// Adds `msg` to `run`; false once the channel is closed.
 fn record(run: &mut Run, msg: ChannelMsg) -> bool {
     match msg {

@@ -8,6 +8,7 @@
 
 mod process;
 mod signal;
+mod stdin;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,7 +28,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::access::{LookupError, SshVm, VmDirectory};
-use process::{Controls, Input, Output};
+use process::{Controls, Output};
 
 /// How long the client has to send its SSH version line.
 const SSH_HELLO_DEADLINE: Duration = Duration::from_secs(10);
@@ -476,10 +477,7 @@ impl<D: VmDirectory> russh::server::Handler for Connection<D> {
         _session: &mut Session,
     ) -> Result<(), SshError> {
         if let Some(running) = self.running(channel) {
-            let _ = running
-                .stdin
-                .send(Input::Data(Bytes::copy_from_slice(data)))
-                .await;
+            running.stdin.push(data).await;
         }
         Ok(())
     }
@@ -490,7 +488,7 @@ impl<D: VmDirectory> russh::server::Handler for Connection<D> {
         _session: &mut Session,
     ) -> Result<(), SshError> {
         if let Some(running) = self.running(channel) {
-            let _ = running.stdin.send(Input::Eof).await;
+            running.stdin.eof();
         }
         Ok(())
     }

@@ -2,9 +2,7 @@
 //!
 //! Output goes through russh's window-aware channel writers, so a client that stops reading
 //! stops the process (its pipe fills) instead of filling the simulator's memory. Input goes
-//! through a small bounded queue per channel ([`STDIN_QUEUE_CHUNKS`]); when a process does not
-//! read its stdin and the queue is full, the connection waits (russh has no per-channel
-//! receive window).
+//! through [`super::stdin`].
 
 use std::time::Duration;
 
@@ -15,11 +13,12 @@ use tether_sandbox::{
     Command, ExitStatus, Process, Pty, PtySize, SandboxError, Signaller, Stdio, Vm,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::SshError;
 use super::signal::{SIGHUP, SIGKILL};
+use super::stdin::{self, StdinFeed, StdinQueue};
 
 /// How long starting a process inside the VM may take.
 pub(super) const SPAWN_DEADLINE: Duration = Duration::from_secs(30);
@@ -28,8 +27,6 @@ pub(super) const SIGNAL_DEADLINE: Duration = Duration::from_secs(5);
 /// After a terminal session's process exits, how long to wait for more terminal output before
 /// closing (background jobs may keep the terminal open forever, as with sshd).
 const PTY_DRAIN_IDLE: Duration = Duration::from_millis(100);
-/// Stdin chunks (each at most one SSH packet) queued per channel before the connection waits.
-const STDIN_QUEUE_CHUNKS: usize = 64;
 /// Read size for process output (one SSH packet).
 const CHUNK: usize = 32 * 1024;
 /// The shell that runs `exec` commands and interactive sessions.
@@ -37,18 +34,10 @@ const SHELL: &str = "/bin/bash";
 /// The shell used when the VM has no bash.
 const FALLBACK_SHELL: &str = "/bin/sh";
 
-/// Client input for a running process.
-pub(super) enum Input {
-    /// Bytes for stdin (or the terminal).
-    Data(Bytes),
-    /// The client will send no more input.
-    Eof,
-}
-
 /// What the session keeps to steer a running process.
 pub(super) struct Controls {
     /// Client input, in order.
-    pub stdin: mpsc::Sender<Input>,
+    pub stdin: StdinQueue,
     /// Terminal size changes (terminal sessions only).
     pub resize: Option<watch::Sender<PtySize>>,
     /// Signals the process group.
@@ -93,7 +82,7 @@ pub(super) async fn start(
         })?
         .map_err(spawn_error)?;
     let signaller = process.signaller();
-    let (stdin, queue) = mpsc::channel(STDIN_QUEUE_CHUNKS);
+    let (stdin, queue) = stdin::channel();
     let resize = match (pty_size, process.pty.take()) {
         (Some(size), Some(pty)) => match start_pty(process, pty, size, queue, out) {
             Ok(resize) => Some(resize),
@@ -142,9 +131,12 @@ pub(super) fn shell_argv() -> Vec<String> {
     vec![SHELL.to_owned(), "-l".to_owned()]
 }
 
-fn start_pipes(mut process: Process, queue: mpsc::Receiver<Input>, out: Output) {
+fn start_pipes(mut process: Process, queue: StdinFeed, out: Output) {
     if let Some(stdin) = process.stdin.take() {
-        tokio::spawn(until_cancelled(out.token.clone(), feed(stdin, queue, true)));
+        tokio::spawn(until_cancelled(
+            out.token.clone(),
+            stdin::feed(stdin, queue, true),
+        ));
     }
     tokio::spawn(async move {
         let outcome = tokio::select! {
@@ -162,7 +154,7 @@ fn start_pty(
     mut process: Process,
     pty: Pty,
     size: PtySize,
-    queue: mpsc::Receiver<Input>,
+    queue: StdinFeed,
     out: Output,
 ) -> Result<watch::Sender<PtySize>, SandboxError> {
     let reader = pty.reader()?;
@@ -170,7 +162,7 @@ fn start_pty(
     let (resize, sizes) = watch::channel(size);
     tokio::spawn(until_cancelled(
         out.token.clone(),
-        feed(writer, queue, false),
+        stdin::feed(writer, queue, false),
     ));
     tokio::spawn(until_cancelled(
         out.token.clone(),
@@ -206,26 +198,6 @@ async fn hang_up(signaller: &Signaller) {
         Ok(Err(e)) => tracing::debug!("SIGHUP after disconnect failed: {e}"),
         Err(_) => tracing::debug!("SIGHUP after disconnect took over {SIGNAL_DEADLINE:?}"),
     }
-}
-
-/// Forwards client input to the process; with `close_on_eof`, closes stdin at the client's EOF.
-async fn feed(
-    mut sink: Box<dyn AsyncWrite + Send + Unpin>,
-    mut queue: mpsc::Receiver<Input>,
-    close_on_eof: bool,
-) {
-    while let Some(input) = queue.recv().await {
-        match input {
-            Input::Data(bytes) => {
-                if sink.write_all(&bytes).await.is_err() {
-                    return;
-                }
-            }
-            Input::Eof if close_on_eof => break,
-            Input::Eof => {}
-        }
-    }
-    let _ = sink.shutdown().await;
 }
 
 async fn follow_resizes(pty: Pty, mut sizes: watch::Receiver<PtySize>) {
