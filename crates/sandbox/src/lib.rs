@@ -1,17 +1,56 @@
 //! Linux-namespace sandboxes that stand in for Vers VMs in the simulator.
 //!
-//! CONTRACT: the public API in this file is fixed (the simulator is written against it);
-//! bodies marked `unimplemented_stub` are being implemented.
-//!
 //! A VM is a long-lived init process (PID 1 of its own pid namespace, in its own user, mount,
-//! uts and ipc namespaces) whose root filesystem is the VM's disk: writable top-level
-//! directories plus overlays of the host's system directories. Commands are spawned by the
-//! init on request, so they live inside the VM and outlive the request that started them.
+//! uts and ipc namespaces; the network is the host's) whose root filesystem is the VM's disk:
+//! writable top-level directories plus overlays of the host's system directories (`/usr`,
+//! `/etc`, `/var`, …). Commands are spawned by the init on request, so they live inside the VM
+//! and outlive the request that started them. The host's home directories, `/tmp` and project
+//! files are not visible inside, nor is any other VM.
+//!
+//! # Disk layout
+//!
+//! A disk is a directory made by [`create_disk`]:
+//!
+//! - `root/` — the VM's root tree (`/root`, `/home`, `/tmp`, `/opt`, …, mount points, and the
+//!   host's usrmerge symlinks such as `bin -> usr/bin`);
+//! - `upper/<dir>` — the writable overlay layer over the host's `/<dir>` (one per overlaid
+//!   system directory);
+//! - `tether-disk` — a marker with the layout version.
+//!
+//! While a VM runs, a sibling scratch directory `<disk>.scratch` holds the overlay work
+//! directories; it is removed by [`Vm::shutdown`] and recreated at boot, so a disk can always be
+//! copied without it.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn example() -> tether_sandbox::Result<()> {
+//! use tether_sandbox::{BootSpec, Command, SandboxConfig, Stdio, Vm};
+//!
+//! let config = SandboxConfig { init_program: "/usr/bin/tether".into(), init_args: vec!["__vm-init".into()] };
+//! let disk = std::path::Path::new("/var/lib/sim/vm-1");
+//! tether_sandbox::create_disk(disk)?;
+//! let vm = Vm::boot(&config, BootSpec { disk: disk.into(), hostname: "vm-1".into(), paused: false }).await?;
+//! let command = Command { argv: vec!["uname".into(), "-n".into()], env: vec![], cwd: None, stdio: Stdio::Pipes };
+//! let mut process = vm.spawn(command).await?;
+//! let status = process.wait().await?;
+//! vm.shutdown().await?;
+//! # let _ = status; Ok(()) }
+//! ```
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncRead, AsyncWrite};
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as imp;
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+#[cfg(not(target_os = "linux"))]
+use unsupported as imp;
 
 /// How to start a VM's init process: `program args… <init options>`.
 /// The simulator passes its own executable and `["__vm-init"]`; tests in this crate use the
@@ -29,7 +68,7 @@ pub struct SandboxConfig {
 pub struct BootSpec {
     /// The VM's disk directory (made by [`create_disk`] or [`copy_disk`]).
     pub disk: PathBuf,
-    /// Hostname inside the VM (the VM id).
+    /// Hostname inside the VM (the VM id): 1–64 letters, digits, `-`, `_` or `.`.
     pub hostname: String,
     /// Start frozen (a VM that was paused before a restart).
     pub paused: bool,
@@ -87,6 +126,16 @@ pub enum SandboxError {
     Unsupported,
 }
 
+impl SandboxError {
+    /// An [`SandboxError::Io`] saying what was being done.
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> SandboxError {
+        SandboxError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
 /// Result alias of this crate.
 pub type Result<T, E = SandboxError> = std::result::Result<T, E>;
 
@@ -135,23 +184,25 @@ pub enum ExitStatus {
     },
 }
 
-/// The master side of a process's pseudo-terminal.
+/// The master side of a process's pseudo-terminal (allocated inside the VM, so the process
+/// sees `/dev/pts/N` of the VM's own devpts).
 pub struct Pty {
-    _private: (),
+    inner: imp::Pty,
 }
 
 impl Pty {
-    /// Reader for terminal output.
+    /// Reader for terminal output; reads end (`Ok(0)`) once every holder of the terminal is
+    /// gone. Must be called inside a tokio runtime.
     pub fn reader(&self) -> Result<Box<dyn AsyncRead + Send + Unpin>> {
-        unimplemented_stub()
+        self.inner.reader()
     }
-    /// Writer for terminal input.
+    /// Writer for terminal input. Must be called inside a tokio runtime.
     pub fn writer(&self) -> Result<Box<dyn AsyncWrite + Send + Unpin>> {
-        unimplemented_stub()
+        self.inner.writer()
     }
     /// Changes the window size (the process gets SIGWINCH).
-    pub fn resize(&self, _size: PtySize) -> Result<()> {
-        unimplemented_stub()
+    pub fn resize(&self, size: PtySize) -> Result<()> {
+        self.inner.resize(size)
     }
 }
 
@@ -159,13 +210,14 @@ impl Pty {
 /// [`Process`] is gone.
 #[derive(Clone, Debug)]
 pub struct Signaller {
-    _private: (),
+    inner: imp::Signaller,
 }
 
 impl Signaller {
-    /// Sends `signal` (a number, e.g. 15) to the process group led by the process.
-    pub async fn signal(&self, _signal: i32) -> Result<()> {
-        unimplemented_stub()
+    /// Sends `signal` (a number, e.g. 15) to the process group led by the process. A group
+    /// that no longer exists is not an error; [`SandboxError::NotRunning`] if the VM is gone.
+    pub async fn signal(&self, signal: i32) -> Result<()> {
+        self.inner.signal(signal).await
     }
 }
 
@@ -173,7 +225,7 @@ impl Signaller {
 pub struct Process {
     /// Its pid inside the VM.
     pub pid: i32,
-    /// Stdin (with [`Stdio::Pipes`]); drop it to send EOF.
+    /// Stdin (with [`Stdio::Pipes`]); drop it (or shut it down) to send EOF.
     pub stdin: Option<Box<dyn AsyncWrite + Send + Unpin>>,
     /// Stdout (with [`Stdio::Pipes`]).
     pub stdout: Option<Box<dyn AsyncRead + Send + Unpin>>,
@@ -181,18 +233,20 @@ pub struct Process {
     pub stderr: Option<Box<dyn AsyncRead + Send + Unpin>>,
     /// The terminal (with [`Stdio::Pty`]).
     pub pty: Option<Pty>,
-    _private: (),
+    inner: imp::ProcessHandle,
 }
 
 impl Process {
     /// A handle that signals this process's group.
     pub fn signaller(&self) -> Signaller {
-        Signaller { _private: () }
+        Signaller {
+            inner: self.inner.signaller(),
+        }
     }
-    /// Waits for the process to end. Cancel-safe. Returns [`SandboxError::NotRunning`] if the
-    /// VM shuts down first.
+    /// Waits for the process to end. Cancel-safe; may be called again after it returned.
+    /// Returns [`SandboxError::NotRunning`] if the VM shuts down first.
     pub async fn wait(&mut self) -> Result<ExitStatus> {
-        unimplemented_stub()
+        self.inner.wait().await
     }
 }
 
@@ -200,7 +254,7 @@ impl Process {
 /// resolve inside the VM's root (as if chrooted), never outside it.
 #[derive(Clone, Debug)]
 pub struct VmFs {
-    _private: (),
+    inner: imp::VmFs,
 }
 
 /// Metadata of a file inside a VM.
@@ -216,89 +270,103 @@ pub struct FileStat {
 
 impl VmFs {
     /// Reads a whole regular file.
-    pub async fn read(&self, _path: &str) -> Result<Vec<u8>> {
-        unimplemented_stub()
+    pub async fn read(&self, path: &str) -> Result<Vec<u8>> {
+        self.inner.read(path).await
     }
     /// Writes a whole file atomically (temp file + rename in the same directory); `mode` is
     /// applied to a new file (default 0o644) and replaces the mode of an existing one.
-    /// With `create_dirs`, missing parent directories are created (0o755).
+    /// With `create_dirs`, missing parent directories are created (0o755). A symlink at
+    /// `path` is followed (inside the VM), as a shell's `>` would.
     pub async fn write(
         &self,
-        _path: &str,
-        _content: &[u8],
-        _mode: Option<u32>,
-        _create_dirs: bool,
+        path: &str,
+        content: &[u8],
+        mode: Option<u32>,
+        create_dirs: bool,
     ) -> Result<()> {
-        unimplemented_stub()
+        self.inner.write(path, content, mode, create_dirs).await
     }
     /// Metadata, following symlinks inside the VM.
-    pub async fn stat(&self, _path: &str) -> Result<FileStat> {
-        unimplemented_stub()
+    pub async fn stat(&self, path: &str) -> Result<FileStat> {
+        self.inner.stat(path).await
     }
 }
 
-/// A booted VM. Dropping it does not stop it: call [`Vm::shutdown`].
+/// A booted VM. Call [`Vm::shutdown`] to stop it and wait until its processes are gone;
+/// dropping the last handle without it kills the VM's processes without waiting.
 #[derive(Debug)]
 pub struct Vm {
-    _private: (),
+    inner: imp::Vm,
 }
 
 impl Vm {
     /// Boots a VM from `spec`; returns once its init is ready to spawn commands.
-    pub async fn boot(_config: &SandboxConfig, _spec: BootSpec) -> Result<Vm> {
-        unimplemented_stub()
+    pub async fn boot(config: &SandboxConfig, spec: BootSpec) -> Result<Vm> {
+        Ok(Vm {
+            inner: imp::Vm::boot(config, spec).await?,
+        })
     }
     /// Starts a command inside the VM. Fails with [`SandboxError::Paused`] while paused.
-    pub async fn spawn(&self, _command: Command) -> Result<Process> {
-        unimplemented_stub()
+    pub async fn spawn(&self, command: Command) -> Result<Process> {
+        let spawned = self.inner.spawn(command).await?;
+        Ok(Process {
+            pid: spawned.pid,
+            stdin: spawned.stdin,
+            stdout: spawned.stdout,
+            stderr: spawned.stderr,
+            pty: spawned.pty.map(|inner| Pty { inner }),
+            inner: spawned.handle,
+        })
     }
     /// Freezes every process of the VM (they stop advancing until [`Vm::resume`]).
     pub async fn pause(&self) -> Result<()> {
-        unimplemented_stub()
+        self.inner.pause().await
     }
     /// Thaws every process frozen by [`Vm::pause`].
     pub async fn resume(&self) -> Result<()> {
-        unimplemented_stub()
+        self.inner.resume().await
     }
     /// Whether the VM is paused.
     pub fn is_paused(&self) -> bool {
-        false
+        self.inner.is_paused()
     }
     /// Kills every process of the VM and waits until they are gone. Idempotent.
     pub async fn shutdown(&self) -> Result<()> {
-        unimplemented_stub()
+        self.inner.shutdown().await
     }
     /// File access confined to this VM's root.
     pub fn fs(&self) -> VmFs {
-        VmFs { _private: () }
+        VmFs {
+            inner: self.inner.fs(),
+        }
     }
 }
 
-/// Lays out an empty disk at `path` (the directory must not exist).
-pub fn create_disk(_path: &Path) -> Result<()> {
-    unimplemented_stub()
+/// Lays out an empty disk at `path` (the directory must not exist; its parent is created).
+pub fn create_disk(path: &Path) -> Result<()> {
+    imp::create_disk(path)
 }
 
 /// Copies a disk (of a stopped or paused VM, or a commit) to `dst`, which must not exist.
-pub async fn copy_disk(_src: &Path, _dst: &Path) -> Result<()> {
-    unimplemented_stub()
+pub async fn copy_disk(src: &Path, dst: &Path) -> Result<()> {
+    imp::copy_disk(src, dst).await
 }
 
-/// Removes a disk. The VM using it must be shut down first.
-pub async fn remove_disk(_path: &Path) -> Result<()> {
-    unimplemented_stub()
+/// Removes a disk (and its scratch directory, if a crashed VM left one). The VM using it must
+/// be shut down first. A disk that does not exist is not an error.
+pub async fn remove_disk(path: &Path) -> Result<()> {
+    imp::remove_disk(path).await
 }
 
 /// Bytes used by a disk (for metadata and benchmarks).
-pub async fn disk_usage(_path: &Path) -> Result<u64> {
-    unimplemented_stub()
+pub async fn disk_usage(path: &Path) -> Result<u64> {
+    imp::disk_usage(path).await
 }
 
 /// Entry point of a VM's init process (`tether __vm-init …`). Never returns.
-pub fn init_main(_args: Vec<OsString>) -> ! {
-    std::process::exit(2)
-}
-
-fn unimplemented_stub<T>() -> Result<T> {
-    Err(SandboxError::Unsupported)
+///
+/// `args` may be the whole argv (program name and subcommand included): everything that is not
+/// one of the init's own `--vm-*` options is ignored.
+pub fn init_main(args: Vec<OsString>) -> ! {
+    imp::init_main(args)
 }

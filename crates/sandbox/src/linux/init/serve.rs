@@ -1,0 +1,265 @@
+//! PID 1 of the VM: finishes the boot, then serves the host's requests until the host goes
+//! away (end of the control socket) or kills it. As the pid namespace's init it reaps every
+//! orphan; it reports exits only of the processes it spawned.
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sched::CloneFlags;
+use nix::sys::prctl;
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, sethostname};
+
+use super::userns::{self, IdMap};
+use super::{Options, Step, StepExt, exec, mounts, report};
+use crate::linux::protocol::{self, Event, Outcome, Request, WireStatus};
+
+/// Size of the receive buffer (requests carry argv and env).
+const RECEIVE_BUFFER: usize = protocol::SOCKET_BUFFER;
+/// Most rounds of "stop everything, look for newcomers" a pause makes.
+const MAX_FREEZE_ROUNDS: usize = 16;
+
+/// PID 1's whole life; never returns.
+pub(super) fn pid1(options: Options, root_user: bool) -> ! {
+    let code = match boot(&options, root_user) {
+        Ok(init) => init.serve(),
+        Err(failure) => report(&options, failure),
+    };
+    std::process::exit(code)
+}
+
+/// Everything from the fork to "ready".
+fn boot(options: &Options, root_user: bool) -> Step<Init> {
+    prctl::set_pdeathsig(Signal::SIGKILL).step(|| "setting the parent-death signal")?;
+    mounts::build_root(&options.disk, &options.scratch, root_user)?;
+    let also = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    userns::enter(&IdMap::inner(root_user), also)?;
+    sethostname(&options.hostname)
+        .step(|| format!("setting the hostname {:?}", options.hostname))?;
+    // Not dumpable: processes of the VM cannot ptrace the init or open its /proc entries
+    // (its control socket leads to the host).
+    prctl::set_dumpable(false).step(|| "making the init non-dumpable")?;
+    let signals = SignalFd::with_flags(&sigchld(), SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .step(|| "creating the SIGCHLD signalfd")?;
+    let control = options
+        .control
+        .try_clone()
+        .step(|| "duplicating the control socket")?;
+    let init = Init {
+        control,
+        signals,
+        children: HashSet::new(),
+        paused: false,
+        buffer: vec![0; RECEIVE_BUFFER],
+    };
+    let root = open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .step(|| "opening /")?;
+    init.send(&Event::Ready, &[root.as_raw_fd()])
+        .step(|| "telling the host the VM is ready")?;
+    Ok(init)
+}
+
+fn sigchld() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+/// PID 1's state.
+struct Init {
+    control: OwnedFd,
+    signals: SignalFd,
+    /// Processes spawned for the host and not yet reported.
+    children: HashSet<i32>,
+    paused: bool,
+    buffer: Vec<u8>,
+}
+
+impl Init {
+    /// The request loop; returns the exit code.
+    fn serve(mut self) -> i32 {
+        loop {
+            let (control, signals) = match self.wait() {
+                Ok(ready) => ready,
+                Err(Errno::EINTR) => continue,
+                Err(_) => return 1,
+            };
+            if signals {
+                self.reap();
+            }
+            if control {
+                match protocol::recv(self.control.as_fd(), &mut self.buffer) {
+                    Ok(Some((len, fds))) => self.handle(len, fds),
+                    Ok(None) => return 0, // the host is gone: so is the VM
+                    Err(Errno::EAGAIN | Errno::EINTR) => {}
+                    Err(_) => return 1,
+                }
+            }
+        }
+    }
+
+    /// Blocks until the control socket or the signalfd is readable.
+    fn wait(&self) -> nix::Result<(bool, bool)> {
+        let mut fds = [
+            PollFd::new(self.control.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+        ];
+        poll(&mut fds, PollTimeout::NONE)?;
+        let ready = |fd: &PollFd<'_>| fd.revents().is_some_and(|r| !r.is_empty());
+        Ok((ready(&fds[0]), ready(&fds[1])))
+    }
+
+    fn handle(&mut self, len: usize, fds: Vec<OwnedFd>) {
+        let request = match serde_json::from_slice::<Request>(&self.buffer[..len]) {
+            Ok(request) => request,
+            Err(error) => {
+                eprintln!("tether vm init: ignoring a malformed request: {error}");
+                return;
+            }
+        };
+        let (id, outcome, reply_fds) = self.answer(request, fds);
+        let raw: Vec<RawFd> = reply_fds.iter().map(|fd| fd.as_raw_fd()).collect();
+        let _ = self.send(&Event::Reply { id, outcome }, &raw);
+    }
+
+    fn answer(&mut self, request: Request, fds: Vec<OwnedFd>) -> (u64, Outcome, Vec<OwnedFd>) {
+        match request {
+            Request::Spawn { id, .. } if self.paused => (id, Outcome::Paused, vec![]),
+            Request::Spawn {
+                id,
+                argv,
+                env,
+                cwd,
+                pty,
+            } => match exec::spawn(&argv, &env, &cwd, pty, fds) {
+                Ok(spawned) => {
+                    self.children.insert(spawned.pid);
+                    (
+                        id,
+                        Outcome::Spawned { pid: spawned.pid },
+                        spawned.master.into_iter().collect(),
+                    )
+                }
+                Err((errno, step)) => (
+                    id,
+                    Outcome::Failed {
+                        errno: errno as i32,
+                        step: step.into(),
+                    },
+                    vec![],
+                ),
+            },
+            Request::Signal { id, pgid, signal } => (id, done(signal_group(pgid, signal)), vec![]),
+            Request::Pause { id } => {
+                self.paused = true;
+                (id, done(freeze()), vec![])
+            }
+            Request::Resume { id } => {
+                self.paused = false;
+                (
+                    id,
+                    done(kill(Pid::from_raw(-1), Signal::SIGCONT).or_else(no_process)),
+                    vec![],
+                )
+            }
+        }
+    }
+
+    /// Reaps every exited process; reports the ones spawned for the host.
+    fn reap(&mut self) {
+        while let Ok(Some(_)) = self.signals.read_signal() {}
+        loop {
+            let (pid, status) = match waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, WireStatus::Code { code }),
+                Ok(WaitStatus::Signaled(pid, signal, core_dumped)) => (
+                    pid,
+                    WireStatus::Signal {
+                        signal: signal as i32,
+                        core_dumped,
+                    },
+                ),
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(_) => continue,
+            };
+            if self.children.remove(&pid.as_raw()) {
+                let _ = self.send(
+                    &Event::Exited {
+                        pid: pid.as_raw(),
+                        status,
+                    },
+                    &[],
+                );
+            }
+        }
+    }
+
+    fn send(&self, event: &Event, fds: &[RawFd]) -> nix::Result<()> {
+        let bytes = serde_json::to_vec(event).map_err(|_| Errno::EINVAL)?;
+        protocol::send(self.control.as_fd(), &bytes, fds)
+    }
+}
+
+fn done(result: nix::Result<()>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Done,
+        Err(errno) => Outcome::Failed {
+            errno: errno as i32,
+            step: "signal".into(),
+        },
+    }
+}
+
+/// "No process to signal" is not a failure.
+fn no_process(errno: Errno) -> nix::Result<()> {
+    if errno == Errno::ESRCH {
+        Ok(())
+    } else {
+        Err(errno)
+    }
+}
+
+fn signal_group(pgid: i32, signal: i32) -> nix::Result<()> {
+    let signal = Signal::try_from(signal)?;
+    if pgid <= 1 {
+        return Err(Errno::EINVAL);
+    }
+    kill(Pid::from_raw(-pgid), signal).or_else(no_process)
+}
+
+/// Stops every process of the VM but PID 1: `kill(-1, SIGSTOP)` until a look at `/proc`
+/// finds no process that was not there before (one forked while the signal went out).
+fn freeze() -> nix::Result<()> {
+    let mut seen = HashSet::new();
+    for _ in 0..MAX_FREEZE_ROUNDS {
+        kill(Pid::from_raw(-1), Signal::SIGSTOP).or_else(no_process)?;
+        let now = vm_pids().map_err(|_| Errno::EIO)?;
+        if now.is_subset(&seen) {
+            return Ok(());
+        }
+        seen.extend(now);
+    }
+    Ok(())
+}
+
+/// Pids of the VM's processes other than PID 1.
+fn vm_pids() -> std::io::Result<HashSet<i32>> {
+    let mut pids = HashSet::new();
+    for entry in std::fs::read_dir("/proc")? {
+        let name = entry?.file_name();
+        match name.to_str().and_then(|name| name.parse::<i32>().ok()) {
+            Some(pid) if pid != 1 => drop(pids.insert(pid)),
+            _ => {}
+        }
+    }
+    Ok(pids)
+}
