@@ -257,9 +257,10 @@ async fn sftp_round_trips_binary_files_and_cannot_reach_the_host() {
             out.stdout.contains("Remote working directory: /\n"),
             "{out:?}"
         );
+        let tmp_listing = out.stdout.rsplit("sftp> ls -a /tmp\n").next().unwrap();
         assert!(
-            !out.stdout.contains(&dir_name),
-            "the VM lists the host's temp dir: {out:?}"
+            tmp_listing.contains("/tmp/.") && !tmp_listing.contains(&dir_name),
+            "the VM's /tmp is not its own: {tmp_listing}"
         );
         let stat = vm.vm.fs().stat("/root/blob.bin").await.unwrap();
         assert_eq!(stat.size, blob.len() as u64);
