@@ -219,9 +219,18 @@ impl Call {
 
     /// The error for a request that failed below HTTP.
     pub(crate) fn transport_error(&self, url: &str, source: reqwest::Error) -> VersError {
+        let cause = root_cause(&source);
+        if is_tls_failure(&source) {
+            return VersError::TlsRejected {
+                url: url.to_owned(),
+                cause,
+                source,
+            };
+        }
         if source.is_connect() {
             return VersError::Unreachable {
                 url: url.to_owned(),
+                cause,
                 source,
             };
         }
@@ -234,6 +243,7 @@ impl Call {
             _ => VersError::Http {
                 method: self.method.clone(),
                 path: self.path(),
+                cause,
                 source,
             },
         }
@@ -247,4 +257,30 @@ impl Call {
             reason,
         }
     }
+}
+
+/// The innermost error of `err`'s source chain, as text: the part that says what happened.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Whether a rustls error is in `err`'s chain. An io error hides its inner error from
+/// `source()`, and TLS layers nest io errors, so those are opened recursively.
+fn is_tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    if err.is::<rustls::Error>() {
+        return true;
+    }
+    let inner = err
+        .downcast_ref::<std::io::Error>()
+        .and_then(std::io::Error::get_ref);
+    if let Some(inner) = inner
+        && is_tls_failure(inner)
+    {
+        return true;
+    }
+    err.source().is_some_and(is_tls_failure)
 }

@@ -187,6 +187,9 @@ fn base_url(source: &dyn ConfigSource) -> Result<Url, VersError> {
         value: raw.clone(),
         reason: reason.to_owned(),
     };
+    if !raw.contains("://") {
+        return Err(bad("it has no scheme (https://)"));
+    }
     let url = Url::parse(&raw).map_err(|e| bad(&e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(

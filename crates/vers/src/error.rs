@@ -250,7 +250,9 @@ pub enum VersError {
         message: String,
     },
     /// Any other unsuccessful status.
-    #[error("{method} {path} failed ({status}): {message}")]
+    #[error(
+        "{method} {path} failed ({status}): {message}; check that VERS_URL points at the Vers API"
+    )]
     Api {
         /// The status.
         status: StatusCode,
@@ -263,12 +265,28 @@ pub enum VersError {
     },
     /// Nothing answered at the API's address.
     #[error(
-        "could not connect to the Vers API at {url}: {source}; check VERS_URL and your network (for the local simulator: is `tether sim` running?)"
+        "could not connect to the Vers API at {url} ({cause}); check VERS_URL and your network (for the local simulator: is `tether sim` running?)"
     )]
     Unreachable {
         /// The URL requested.
         url: String,
+        /// The innermost cause, as text (e.g. "Connection refused").
+        cause: String,
         /// The cause.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The API's TLS certificate was not accepted.
+    #[error(
+        "the TLS certificate of {url} was not accepted ({cause}); for the local simulator set \
+         TETHER_CA_CERT to the ca_cert `tether sim` printed, otherwise check VERS_URL"
+    )]
+    TlsRejected {
+        /// The URL requested.
+        url: String,
+        /// What the TLS layer said.
+        cause: String,
+        /// The error.
         #[source]
         source: reqwest::Error,
     },
@@ -285,12 +303,14 @@ pub enum VersError {
         after: Duration,
     },
     /// The HTTP exchange failed after connecting (TLS, reset, truncated body).
-    #[error("{method} {path} failed: {source}; retry")]
+    #[error("{method} {path} failed ({cause}); retry")]
     Http {
         /// The request's method.
         method: Method,
         /// The request's path under `/api/v1`.
         path: String,
+        /// The innermost cause, as text (e.g. a TLS certificate error).
+        cause: String,
         /// The cause.
         #[source]
         source: reqwest::Error,
