@@ -1,1 +1,26 @@
-fn main() {}
+//! `tether`: runs a coding agent's tools on Vers VMs; `tether sim` is a local Vers.
+//!
+//! Exit codes: 0 ok, 1 not found, 2 usage or internal error.
+
+mod cli;
+mod commands;
+mod logging;
+
+use std::ffi::OsStr;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// The hidden subcommand a VM's init process runs as (`tether __vm-init …`).
+pub(crate) const VM_INIT_COMMAND: &str = "__vm-init";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    // A VM's init must start before any runtime or thread exists: dispatch it first.
+    if args.nth(1).as_deref() == Some(OsStr::new(VM_INIT_COMMAND)) {
+        tether_sandbox::init_main(args.collect());
+    }
+    let cli = cli::Cli::parse();
+    logging::init();
+    commands::run(cli)
+}

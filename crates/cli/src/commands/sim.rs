@@ -1,0 +1,77 @@
+//! `tether sim`: start the simulator, print how to reach it, serve until SIGTERM/SIGINT.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tether_sandbox::SandboxConfig;
+use tether_sim::{SimConfig, SimInfo};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::VM_INIT_COMMAND;
+use crate::cli::SimArgs;
+
+/// Runs the simulator on a fresh runtime until a stop signal, then shuts every VM down.
+pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: SimArgs) -> anyhow::Result<()> {
+    let data_dir = match args.data {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let init_program = std::env::current_exe()
+        .context("could not locate the tether executable (VMs run it as their init)")?;
+    let sandbox = SandboxConfig {
+        init_program,
+        init_args: vec![VM_INIT_COMMAND.into()],
+    };
+    let config = SimConfig {
+        listen: args.listen,
+        gateway_listen: args.gateway_listen,
+        data_dir,
+        api_key: args.api_key,
+        sandbox,
+    };
+    // Listen for signals before starting, so one that arrives during start-up is not lost.
+    let mut terminate = signal(SignalKind::terminate()).context("could not listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("could not listen for SIGINT")?;
+    let sim = tether_sim::start(config)
+        .await
+        .context("the simulator could not start")?;
+    if let Err(err) = print_startup_line(sim.info()) {
+        sim.shutdown().await?;
+        return Err(err);
+    }
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    sim.shutdown()
+        .await
+        .context("the simulator did not shut down cleanly")
+}
+
+/// The first (and only) stdout line: everything a client needs, as one JSON object.
+fn print_startup_line(info: &SimInfo) -> anyhow::Result<()> {
+    let line = serde_json::to_string(info).context("could not encode the startup line")?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}")
+        .and_then(|()| stdout.flush())
+        .context("could not write the startup line to stdout")
+}
+
+/// `$XDG_DATA_HOME/tether/sim`, else `~/.local/share/tether/sim`.
+fn default_data_dir() -> anyhow::Result<PathBuf> {
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => {
+            let home = std::env::var_os("HOME")
+                .context("neither XDG_DATA_HOME nor HOME is set; pass --data DIR")?;
+            PathBuf::from(home).join(".local/share")
+        }
+    };
+    Ok(base.join("tether/sim"))
+}

@@ -1,0 +1,99 @@
+//! Extractors whose rejections are answered in the API's JSON error shape, not axum's text.
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON request body (required).
+pub(crate) struct Body<T>(pub T);
+
+/// A JSON request body that may be left out (empty = `T::default()`).
+pub(crate) struct OptionalBody<T>(pub T);
+
+/// The query string.
+pub(crate) struct Params<T>(pub T);
+
+/// The one path parameter (a VM or commit id).
+pub(crate) struct Id(pub String);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = read(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            let detail = "the body is empty".to_owned();
+            return Err(ApiError::BadBody {
+                detail,
+                status: StatusCode::BAD_REQUEST,
+            });
+        }
+        parse(&bytes).map(Body)
+    }
+}
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = read(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalBody(T::default()));
+        }
+        parse(&bytes).map(OptionalBody)
+    }
+}
+
+async fn read<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| ApiError::BadBody {
+            detail: rejection.body_text(),
+            status: rejection.status(),
+        })
+}
+
+/// Parses JSON: a syntax error is 400, a well-formed body of the wrong shape 422 (as Vers).
+fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|err| {
+        let status = match err.classify() {
+            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::BadBody {
+            detail: err.to_string(),
+            status,
+        }
+    })
+}
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(rejection) => Err(ApiError::BadQuery {
+                detail: rejection.body_text(),
+            }),
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match Path::<String>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(Id(id)),
+            Err(rejection) => Err(ApiError::BadField {
+                field: "path",
+                reason: rejection.body_text(),
+            }),
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Errors: [`SimError`] for starting and stopping the simulator, [`ApiError`] for one request.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+
+/// Why the simulator could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A file or directory in the data directory could not be used.
+    #[error("could not {action} {path}: {source}; check the data directory's permissions")]
+    DataDir {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state database could not be opened or read.
+    #[error("the state database {path} is unusable: {source}; move it aside to start afresh")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Creating or loading the CA failed.
+    #[error(transparent)]
+    Ca(#[from] crate::ca::CaError),
+    /// A listener could not be bound.
+    #[error("could not listen on {addr} for the {what}: {source}; pick another address or port")]
+    Bind {
+        /// Which listener ("HTTP API", "SSH gateway").
+        what: &'static str,
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A VM could not be restored or stopped.
+    #[error("VM {vm_id}: {source}")]
+    Vm {
+        /// The VM.
+        vm_id: String,
+        /// What went wrong.
+        #[source]
+        source: Box<ApiError>,
+    },
+}
+
+/// Why one API request failed; each variant knows its HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No or wrong bearer key.
+    #[error(
+        "{problem}: send `Authorization: Bearer <key>` with the `api_key` that `tether sim` \
+         printed on its first stdout line (also stored in its data directory's sim.db)"
+    )]
+    Unauthorized {
+        /// "missing API key" or "wrong API key".
+        problem: &'static str,
+    },
+    /// No such VM.
+    #[error("no VM {vm_id}; list VMs with GET /api/v1/vms")]
+    UnknownVm {
+        /// The id asked for.
+        vm_id: String,
+    },
+    /// The VM was deleted.
+    #[error(
+        "VM {vm_id} was deleted; create a VM with POST /api/v1/vm/new_root or restore a commit"
+    )]
+    DeletedVm {
+        /// The id asked for.
+        vm_id: String,
+    },
+    /// No such commit.
+    #[error("no commit {commit_id}; list commits with GET /api/v1/commits")]
+    UnknownCommit {
+        /// The id asked for.
+        commit_id: String,
+    },
+    /// The commit was deleted.
+    #[error("commit {commit_id} was deleted; list commits with GET /api/v1/commits")]
+    DeletedCommit {
+        /// The id asked for.
+        commit_id: String,
+    },
+    /// Neither a VM nor a commit has this id.
+    #[error("no VM or commit {id}; list them with GET /api/v1/vms and GET /api/v1/commits")]
+    UnknownSource {
+        /// The id asked for.
+        id: String,
+    },
+    /// A commit with the requested id exists already.
+    #[error("commit {commit_id} exists already; leave `commit_id` out to get a fresh id")]
+    CommitExists {
+        /// The id asked for.
+        commit_id: String,
+    },
+    /// The VM is paused and the operation needs it running.
+    #[error(
+        "VM {vm_id} is paused; PATCH its state to Running \
+         (PATCH /api/v1/vm/{vm_id}/state with {{\"state\": \"Running\"}}) and retry"
+    )]
+    Paused {
+        /// The VM.
+        vm_id: String,
+    },
+    /// The VM is still booting and the caller asked not to wait.
+    #[error("VM {vm_id} is still booting; retry without skip_wait_boot to wait for it")]
+    Booting {
+        /// The VM.
+        vm_id: String,
+    },
+    /// The VM did not finish booting in time.
+    #[error("VM {vm_id} did not boot within {timeout:?}; delete it and create another")]
+    BootTimeout {
+        /// The VM.
+        vm_id: String,
+        /// The deadline.
+        timeout: Duration,
+    },
+    /// The VM's sandbox is gone (failed to boot, or crashed).
+    #[error(
+        "VM {vm_id} is dead ({reason}); delete it with DELETE /api/v1/vm/{vm_id} and create another"
+    )]
+    Dead {
+        /// The VM.
+        vm_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The request body is not JSON, or not the expected JSON.
+    #[error("the request body is not valid for this call: {detail}; send JSON as in the Vers API")]
+    BadBody {
+        /// What the parser said.
+        detail: String,
+        /// 400 (syntax) or 422 (wrong shape), as Vers does.
+        status: StatusCode,
+    },
+    /// The query string is not valid.
+    #[error("bad query string: {detail}")]
+    BadQuery {
+        /// What the parser said.
+        detail: String,
+    },
+    /// The requested state is not one that can be set.
+    #[error("cannot set state {given:?}: the state must be \"Paused\" or \"Running\"")]
+    BadState {
+        /// The value sent.
+        given: String,
+    },
+    /// A request field has a value the simulator refuses.
+    #[error("bad {field}: {reason}")]
+    BadField {
+        /// The field.
+        field: &'static str,
+        /// Why, and what is allowed.
+        reason: String,
+    },
+    /// A path given for file access is unusable.
+    #[error("bad path {path:?}: {reason}; give an absolute path inside the VM")]
+    BadPath {
+        /// The path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file does not exist in the VM.
+    #[error("no such file in VM {vm_id}: {path}")]
+    FileNotFound {
+        /// The VM.
+        vm_id: String,
+        /// The path.
+        path: String,
+    },
+    /// The path names a directory.
+    #[error("{path} is a directory in VM {vm_id}; the files API reads and writes whole files only")]
+    IsDirectory {
+        /// The VM.
+        vm_id: String,
+        /// The path.
+        path: String,
+    },
+    /// No route matches.
+    #[error("no route {method} {path}; the API lives under /api/v1 (see the Vers API reference)")]
+    NoRoute {
+        /// The method used.
+        method: String,
+        /// The path asked for.
+        path: String,
+    },
+    /// The simulator is shutting down.
+    #[error("the simulator is shutting down; start it again and retry")]
+    ShuttingDown,
+    /// The sandbox failed at something.
+    #[error("could not {action} VM {vm_id}: {source}")]
+    Sandbox {
+        /// What was being done.
+        action: &'static str,
+        /// The VM.
+        vm_id: String,
+        /// What the sandbox said.
+        #[source]
+        source: tether_sandbox::SandboxError,
+    },
+    /// The state database failed.
+    #[error(
+        "the simulator's state database failed: {source}; check the data directory and its free space"
+    )]
+    Database {
+        /// What SQLite said.
+        #[from]
+        source: rusqlite::Error,
+    },
+    /// A stored or generated SSH key is unusable.
+    #[error("SSH key of {owner} is unusable: {source}")]
+    Key {
+        /// The VM or commit.
+        owner: String,
+        /// What ssh-key said.
+        #[source]
+        source: russh::keys::ssh_key::Error,
+    },
+    /// An operation's task panicked or was cancelled.
+    #[error("an internal task failed ({detail}); see the simulator's log on stderr")]
+    TaskFailed {
+        /// What the runtime said.
+        detail: String,
+    },
+    /// A filesystem step outside the sandbox failed.
+    #[error("could not {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            Unauthorized { .. } => StatusCode::FORBIDDEN,
+            UnknownVm { .. } | DeletedVm { .. } | UnknownCommit { .. } | DeletedCommit { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            UnknownSource { .. } | FileNotFound { .. } | NoRoute { .. } => StatusCode::NOT_FOUND,
+            CommitExists { .. } | Paused { .. } | Booting { .. } | Dead { .. } => {
+                StatusCode::CONFLICT
+            }
+            BadBody { status, .. } => *status,
+            BadQuery { .. } | BadState { .. } | BadField { .. } | BadPath { .. } => {
+                StatusCode::BAD_REQUEST
+            }
+            IsDirectory { .. } => StatusCode::BAD_REQUEST,
+            BootTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Sandbox { .. } | Database { .. } | Key { .. } | Io { .. } | TaskFailed { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// Maps a sandbox error met while acting on `vm_id` to the error the client should see.
+    pub fn from_sandbox(
+        action: &'static str,
+        vm_id: &str,
+        source: tether_sandbox::SandboxError,
+    ) -> ApiError {
+        use tether_sandbox::SandboxError as S;
+        let vm_id = vm_id.to_owned();
+        match source {
+            S::Paused => ApiError::Paused { vm_id },
+            S::NotRunning => ApiError::Dead {
+                vm_id,
+                reason: "its init exited".into(),
+            },
+            S::BadPath { path, reason } => ApiError::BadPath { path, reason },
+            S::NotFound { path } => ApiError::FileNotFound { vm_id, path },
+            S::IsDirectory { path } => ApiError::IsDirectory { vm_id, path },
+            source => ApiError::Sandbox {
+                action,
+                vm_id,
+                source,
+            },
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Making VMs: new roots, branches of a VM, restores of a commit; booting and discarding them.
+//!
+//! A branch copies the parent's disk while the parent is paused (Vers: commit, then spawn
+//! children from the commit). Only the disk is copied: running processes are not carried over
+//! to the children, which boot fresh, the way the parent would after a reboot.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use futures::future::join_all;
+use tether_sandbox::{BootSpec, Vm};
+use tether_wire::VmConfig;
+
+use super::slot::{BOOT_TIMEOUT, Phase, VmSlot};
+use super::{Registry, now};
+use crate::db::{KeyPems, VmRecord, VmRow};
+use crate::error::ApiError;
+use crate::keys::VmKeys;
+
+/// Most VMs one branch or restore request may make.
+pub(crate) const MAX_COUNT: u32 = 64;
+
+/// What new VMs inherit from where they came from.
+pub(super) struct Origin {
+    pub keys: VmKeys,
+    pub template: VmRecord,
+}
+
+impl Origin {
+    fn record(&self, vm_id: String) -> VmRecord {
+        VmRecord {
+            vm_id,
+            created_at: now(),
+            ..self.template.clone()
+        }
+    }
+}
+
+impl Registry {
+    /// `POST /vm/new_root`: a VM on an empty disk. Returns once booted if `wait_boot`
+    /// (a VM that fails to boot then leaves no trace), else at once (state `booting`).
+    pub async fn new_root(
+        self: &Arc<Self>,
+        config: VmConfig,
+        wait_boot: bool,
+    ) -> Result<String, ApiError> {
+        check_image(&config)?;
+        let slot = self
+            .run_op(|reg| async move { reg.create_root(config).await })
+            .await?;
+        if wait_boot && let Err(err) = slot.ready(false).await {
+            let discarded = Arc::clone(&slot);
+            let discard = |reg: Arc<Registry>| async move {
+                reg.discard(&[discarded]).await;
+                Ok(())
+            };
+            // During shutdown the VM is stopped with the rest; the boot error matters more.
+            let _ = self.run_op(discard).await;
+            return Err(err);
+        }
+        Ok(slot.id().to_owned())
+    }
+
+    async fn create_root(self: Arc<Self>, config: VmConfig) -> Result<Arc<VmSlot>, ApiError> {
+        let vm_id = new_id();
+        let disk = self.layout.vm_disk(&vm_id);
+        let created = tokio::task::spawn_blocking(move || tether_sandbox::create_disk(&disk)).await;
+        let created = created.map_err(|join| ApiError::TaskFailed {
+            detail: join.to_string(),
+        })?;
+        created.map_err(|e| ApiError::from_sandbox("create the disk of", &vm_id, e))?;
+        let record = VmRecord {
+            vm_id,
+            created_at: now(),
+            vcpu_count: config.vcpu_count,
+            mem_size_mib: config.mem_size_mib,
+            fs_size_mib: config.fs_size_mib,
+            labels: config.labels.unwrap_or_default(),
+            ..VmRecord::default()
+        };
+        let slot = VmSlot::new(record, VmKeys::generate());
+        let slots = [Arc::clone(&slot)];
+        if let Err(err) = self.insert_rows(&slots).and_then(|()| self.adopt(&slots)) {
+            self.discard(&slots).await;
+            return Err(err);
+        }
+        self.boot(Arc::clone(&slot), false);
+        Ok(slot)
+    }
+
+    /// `count` new VMs from copies of `source` (a paused VM's disk or a commit's), booted
+    /// and running before this returns; all or nothing.
+    pub(super) async fn spawn_children(
+        &self,
+        source: &Path,
+        count: u32,
+        origin: Origin,
+    ) -> Result<Vec<String>, ApiError> {
+        let ids = self.copy_disks(source, count).await?;
+        let slots: Vec<Arc<VmSlot>> = ids
+            .iter()
+            .map(|id| VmSlot::new(origin.record(id.clone()), origin.keys.clone()))
+            .collect();
+        if let Err(err) = self.insert_rows(&slots) {
+            self.discard(&slots).await;
+            return Err(err);
+        }
+        for slot in &slots {
+            self.boot(Arc::clone(slot), false);
+        }
+        let booted = join_all(slots.iter().map(|slot| slot.ready(false))).await;
+        let failed = booted.into_iter().find_map(Result::err);
+        if let Some(err) = failed.map_or_else(|| self.adopt(&slots).err(), Some) {
+            self.discard(&slots).await;
+            return Err(err);
+        }
+        Ok(ids)
+    }
+
+    /// Copies `source` into `count` new VM disks concurrently; all or nothing.
+    async fn copy_disks(&self, source: &Path, count: u32) -> Result<Vec<String>, ApiError> {
+        let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
+        let disks: Vec<_> = ids.iter().map(|id| self.layout.vm_disk(id)).collect();
+        let copies = join_all(
+            disks
+                .iter()
+                .map(|disk| tether_sandbox::copy_disk(source, disk)),
+        )
+        .await;
+        let mut first_error = None;
+        for (id, copied) in ids.iter().zip(copies) {
+            match copied {
+                Err(err) if first_error.is_none() => {
+                    first_error = Some(ApiError::from_sandbox("copy a disk for", id, err))
+                }
+                _ => {}
+            }
+        }
+        let Some(err) = first_error else {
+            return Ok(ids);
+        };
+        for id in &ids {
+            self.remove_disk(id).await;
+        }
+        Err(err)
+    }
+
+    fn insert_rows(&self, slots: &[Arc<VmSlot>]) -> Result<(), ApiError> {
+        for slot in slots {
+            let keys: KeyPems = slot.keys.to_pems(slot.id())?;
+            self.db.insert_vm(&VmRow {
+                record: slot.record.clone(),
+                paused: false,
+                keys,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Boots `slot`'s sandbox in a tracked task; the slot's phase tells how it went.
+    pub(super) fn boot(&self, slot: Arc<VmSlot>, paused: bool) {
+        let config = self.sandbox.clone();
+        let spec = BootSpec {
+            disk: self.layout.vm_disk(slot.id()),
+            hostname: slot.id().to_owned(),
+            paused,
+        };
+        let closing = self.closing.clone();
+        self.tasks.spawn(async move {
+            let phase = match tokio::time::timeout(BOOT_TIMEOUT, Vm::boot(&config, spec)).await {
+                Err(_) => Phase::Failed(format!("it did not boot within {BOOT_TIMEOUT:?}")),
+                Ok(Err(err)) => Phase::Failed(format!("it failed to boot: {err}")),
+                Ok(Ok(vm)) if closing.is_cancelled() => {
+                    shut_down(slot.id(), &vm).await;
+                    Phase::Failed("the simulator is shutting down".into())
+                }
+                Ok(Ok(vm)) => Phase::Ready(Arc::new(vm)),
+            };
+            if let Phase::Failed(reason) = &phase {
+                tracing::warn!(vm_id = slot.id(), "VM boot failed: {reason}");
+            }
+            if let Some(Phase::Ready(vm)) = slot.finish_boot(phase) {
+                // The VM was discarded while it booted.
+                shut_down(slot.id(), &vm).await;
+            }
+        });
+    }
+
+    /// Removes every trace of VMs whose creation failed (the client never got their ids).
+    pub(super) async fn discard(&self, slots: &[Arc<VmSlot>]) {
+        for slot in slots {
+            self.map().remove(slot.id());
+            if let Some(vm) = slot.vm() {
+                shut_down(slot.id(), &vm).await;
+            }
+            slot.set_phase(Phase::Gone);
+            self.remove_disk(slot.id()).await;
+            if let Err(err) = self.db.forget_vm(slot.id()) {
+                tracing::error!(vm_id = slot.id(), "could not forget a discarded VM: {err}");
+            }
+        }
+    }
+
+    /// Removes a VM's disk; a failure is logged (the VM is gone either way).
+    pub(super) async fn remove_disk(&self, vm_id: &str) {
+        let disk = self.layout.vm_disk(vm_id);
+        if disk.exists()
+            && let Err(err) = tether_sandbox::remove_disk(&disk).await
+        {
+            tracing::error!(
+                vm_id,
+                "could not remove the disk {}: {err}; remove it by hand",
+                disk.display()
+            );
+        }
+    }
+}
+
+/// Shuts a sandbox down, logging a failure.
+pub(super) async fn shut_down(vm_id: &str, vm: &Vm) {
+    if let Err(err) = vm.shutdown().await {
+        tracing::error!(vm_id, "could not shut the VM down: {err}");
+    }
+}
+
+/// A fresh VM or commit id.
+pub(super) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Checks `count` (default 1) against 1..=[`MAX_COUNT`].
+pub(crate) fn check_count(count: Option<u32>) -> Result<u32, ApiError> {
+    let count = count.unwrap_or(1);
+    if (1..=MAX_COUNT).contains(&count) {
+        return Ok(count);
+    }
+    Err(ApiError::BadField {
+        field: "count",
+        reason: format!("{count} is out of range; ask for 1 to {MAX_COUNT} VMs"),
+    })
+}
+
+fn check_image(config: &VmConfig) -> Result<(), ApiError> {
+    if let Some(image) = config
+        .image_name
+        .as_deref()
+        .filter(|name| *name != "default")
+    {
+        let reason =
+            format!("{image:?} is not available; the only image is \"default\" (or leave it out)");
+        return Err(ApiError::BadField {
+            field: "vm_config.image_name",
+            reason,
+        });
+    }
+    if let Some(kernel) = config
+        .kernel_name
+        .as_deref()
+        .filter(|name| *name != "default.bin")
+    {
+        let reason = format!(
+            "{kernel:?} is not available; the only kernel is \"default.bin\" (or leave it out)"
+        );
+        return Err(ApiError::BadField {
+            field: "vm_config.kernel_name",
+            reason,
+        });
+    }
+    Ok(())
+}
