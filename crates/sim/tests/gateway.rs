@@ -348,3 +348,24 @@ async fn unknown_subsystems_are_refused_with_a_reason() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_on_the_terminal_interrupts_the_foreground_process() {
+    with_harness(async |h| {
+        let vm = h.boot_vm().await;
+        let ssh = connect(h, &vm).await;
+        let (mut read, write) = open(&ssh).await;
+        within("pty", write.request_pty(true, "vt100", 80, 24, 0, 0, &[]))
+            .await
+            .unwrap();
+        let script =
+            "trap 'echo INTERRUPTED; exit 6' INT; echo ready; while :; do sleep 0.05; done";
+        within("exec", write.exec(true, script)).await.unwrap();
+        read_until(&mut read, "ready").await;
+        within("ctrl-c", write.data(&b"\x03"[..])).await.unwrap();
+        let run = collect(&mut read).await;
+        assert!(run.stdout().contains("INTERRUPTED"), "{run:?}");
+        assert_eq!(run.exit, Exit::Status(6));
+    })
+    .await;
+}

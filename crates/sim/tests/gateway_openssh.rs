@@ -86,14 +86,29 @@ fn batch_options(proxy: String) -> Vec<String> {
 }
 
 async fn run(argv: &[String]) -> Output {
+    run_with_stdin(argv, b"").await
+}
+
+/// Runs `argv` with `stdin` as its input, within the step deadline.
+async fn run_with_stdin(argv: &[String], stdin: &[u8]) -> Output {
+    use tokio::io::AsyncWriteExt;
     let mut command = tokio::process::Command::new(&argv[0]);
     command
         .args(&argv[1..])
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let output = within(&format!("`{}`", argv.join(" ")), command.output())
+    let mut child = command.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let stdin = stdin.to_vec();
+    let feeder = tokio::spawn(async move {
+        let _ = input.write_all(&stdin).await;
+    });
+    let output = within(&format!("`{}`", argv.join(" ")), child.wait_with_output())
         .await
         .unwrap();
+    feeder.await.unwrap();
     Output {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -264,6 +279,31 @@ async fn sftp_round_trips_binary_files_and_cannot_reach_the_host() {
         );
         let stat = vm.vm.fs().stat("/root/blob.bin").await.unwrap();
         assert_eq!(stat.size, blob.len() as u64);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_with_a_forced_terminal_gets_an_interactive_login_shell() {
+    if !tools_present() {
+        return;
+    }
+    with_harness(async |h| {
+        let vm = h.boot_vm().await;
+        let key = h.key_file(&vm);
+        let mut argv = vec![
+            "ssh".to_owned(),
+            "-tt".to_owned(),
+            "-i".to_owned(),
+            key.display().to_string(),
+        ];
+        argv.extend(batch_options(tutorial_proxy(h)));
+        argv.push(format!("root@{}", vm.host()));
+        let input = b"echo tty=$(tty) size=$(stty size); exit 4\n";
+        let out = run_with_stdin(&argv, input).await;
+        assert_eq!(out.code, Some(4), "{out:?}");
+        assert!(out.stdout.contains("tty=/dev/pts/"), "{out:?}");
+        assert!(out.stdout.contains("size=24 80"), "{out:?}");
     })
     .await;
 }
