@@ -155,7 +155,8 @@ async fn symlinks_and_dotdot_resolve_inside_the_vm() {
         }
         let fs = vm.fs();
         let magic = fs.read("/root/magic/etc/hostname").await;
-        assert!(matches!(magic, Err(SandboxError::BadPath { .. } | SandboxError::NotFound { .. })), "{magic:?}");
+        // Refused (how depends on the host side's privileges), never the host's file.
+        assert!(magic.is_err(), "{magic:?}");
         // A link to a host path that does not exist inside the VM is not found...
         ok(&vm, &format!("ln -s {host_path} /root/host-abs; ln -s ../../../../..{host_path} /root/host-rel")).await;
         for path in ["/root/host-abs".to_owned(), "/root/host-rel".to_owned(), format!("/../../..{host_path}")] {

@@ -128,7 +128,11 @@ async fn files_survive_a_shutdown_and_a_new_boot_from_the_same_disk() {
     guarded(vec![first.clone()], {
         let first = first.clone();
         async move {
-            ok(&first, "echo kept > /root/kept; mkdir -p /usr/local/lib/x; echo lib > /usr/local/lib/x/f; rm /etc/debian_version").await;
+            ok(
+                &first,
+                "echo kept > /root/kept; echo conf > /etc/tether-test.conf; rm /etc/debian_version",
+            )
+            .await;
         }
     })
     .await;
@@ -137,8 +141,8 @@ async fn files_survive_a_shutdown_and_a_new_boot_from_the_same_disk() {
         let second = second.clone();
         async move {
             assert_eq!(
-                ok(&second, "cat /root/kept /usr/local/lib/x/f").await,
-                "kept\nlib\n"
+                ok(&second, "cat /root/kept /etc/tether-test.conf").await,
+                "kept\nconf\n"
             );
             assert_eq!(
                 ok(&second, "test -e /etc/debian_version || echo deleted").await,
@@ -176,4 +180,46 @@ async fn boot_refuses_a_missing_disk_and_a_bad_hostname() {
     };
     let error = Vm::boot(&config(), bad).await.unwrap_err();
     assert!(error.to_string().contains("hostname"), "{error}");
+}
+
+#[tokio::test]
+async fn twenty_vms_boot_in_parallel_and_each_is_itself() {
+    let disks = Disks::fresh();
+    let names: Vec<String> = (0..20).map(|i| format!("vm-parallel-{i}")).collect();
+    let mut boots = tokio::task::JoinSet::new();
+    for name in &names {
+        let disk = disks.create(name);
+        let name = name.clone();
+        boots.spawn(async move { (name.clone(), boot(&disk, &name).await) });
+    }
+    let vms: Vec<(String, std::sync::Arc<Vm>)> = boots.join_all().await;
+    let body = {
+        let vms = vms.clone();
+        async move {
+            for (name, vm) in &vms {
+                assert_eq!(ok(vm, "uname -n").await, format!("{name}\n"));
+            }
+        }
+    };
+    guarded(vms.into_iter().map(|(_, vm)| vm).collect(), body).await;
+}
+
+#[tokio::test]
+async fn dropping_a_vm_without_shutdown_still_kills_its_processes() {
+    let disks = Disks::fresh();
+    let vm = boot(&disks.create("disk"), "vm-dropped").await;
+    let started = tokio::time::timeout(
+        crate::DEADLINE,
+        ok(&vm, "nohup sleep 5151.5 >/dev/null 2>&1 &"),
+    )
+    .await;
+    drop(vm);
+    started.unwrap();
+    let gone = || async { host_processes_with("sleep 5151.5").is_empty() };
+    eventually(
+        "the dropped VM's processes to die",
+        Duration::from_secs(10),
+        gone,
+    )
+    .await;
 }

@@ -142,9 +142,9 @@ pub async fn run(vm: &Vm, script: &str) -> Output {
     run_with(vm, sh(script), b"").await
 }
 
-/// Runs a shell script that must succeed; returns its stdout.
+/// Runs a shell script that must succeed (every command: `set -e`); returns its stdout.
 pub async fn ok(vm: &Vm, script: &str) -> String {
-    let output = run(vm, script).await;
+    let output = run(vm, &format!("set -e; {script}")).await;
     assert_eq!(
         output.status,
         ExitStatus::Code(0),
