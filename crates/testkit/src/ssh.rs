@@ -81,7 +81,7 @@ impl Ssh {
     pub fn verified_argv(&self, key: &std::path::Path, remote: &str) -> Vec<String> {
         let mut argv = self.tutorial_argv(key, remote);
         let proxy = format!(
-            "ProxyCommand=openssl s_client -connect {} -servername %h -quiet -verify_return_error -verify_hostname %h -CAfile {}",
+            "ProxyCommand=openssl s_client -connect {} -servername %h -quiet -verify_quiet -verify_return_error -verify_hostname %h -CAfile {}",
             self.info.ssh_gateway,
             self.info.ca_cert.display()
         );
