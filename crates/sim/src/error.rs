@@ -137,12 +137,29 @@ pub enum ApiError {
         /// Why.
         reason: String,
     },
-    /// The request body is not JSON, or not the expected JSON.
-    #[error("the request body is not valid for this call: {detail}; send JSON as in the Vers API")]
-    BadBody {
+    /// The request body is not JSON.
+    #[error("the request body is not valid JSON ({detail}); send a JSON object")]
+    MalformedJson {
         /// What the parser said.
         detail: String,
-        /// 400 (syntax) or 422 (wrong shape), as Vers does.
+    },
+    /// The request body is JSON of the wrong shape (422, as Vers answers).
+    #[error(
+        "the request body does not fit this call: {detail}; see the Vers API reference for its fields"
+    )]
+    WrongShape {
+        /// What the parser said.
+        detail: String,
+    },
+    /// The request body is missing.
+    #[error("this call needs a JSON body; send one with `Content-Type: application/json`")]
+    EmptyBody,
+    /// The request body could not be read (too large, cut off).
+    #[error("could not read the request body: {detail}")]
+    UnreadableBody {
+        /// What axum said.
+        detail: String,
+        /// 413 for a body over the limit, else 400.
         status: StatusCode,
     },
     /// The query string is not valid.
@@ -261,10 +278,14 @@ impl ApiError {
             CommitExists { .. } | Paused { .. } | Booting { .. } | Dead { .. } => {
                 StatusCode::CONFLICT
             }
-            BadBody { status, .. } => *status,
-            BadQuery { .. } | BadState { .. } | BadField { .. } | BadPath { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            UnreadableBody { status, .. } => *status,
+            WrongShape { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            MalformedJson { .. }
+            | EmptyBody
+            | BadQuery { .. }
+            | BadState { .. }
+            | BadField { .. }
+            | BadPath { .. } => StatusCode::BAD_REQUEST,
             IsDirectory { .. } => StatusCode::BAD_REQUEST,
             BootTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,7 +1,6 @@
 //! Extractors whose rejections are answered in the API's JSON error shape, not axum's text.
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -26,11 +25,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let bytes = read(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            let detail = "the body is empty".to_owned();
-            return Err(ApiError::BadBody {
-                detail,
-                status: StatusCode::BAD_REQUEST,
-            });
+            return Err(ApiError::EmptyBody);
         }
         parse(&bytes).map(Body)
     }
@@ -51,7 +46,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalB
 async fn read<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(request, state)
         .await
-        .map_err(|rejection| ApiError::BadBody {
+        .map_err(|rejection| ApiError::UnreadableBody {
             detail: rejection.body_text(),
             status: rejection.status(),
         })
@@ -59,15 +54,13 @@ async fn read<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiE
 
 /// Parses JSON: a syntax error is 400, a well-formed body of the wrong shape 422 (as Vers).
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|err| {
-        let status = match err.classify() {
-            serde_json::error::Category::Data => StatusCode::UNPROCESSABLE_ENTITY,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::BadBody {
+    serde_json::from_slice(bytes).map_err(|err| match err.classify() {
+        serde_json::error::Category::Data => ApiError::WrongShape {
             detail: err.to_string(),
-            status,
-        }
+        },
+        _ => ApiError::MalformedJson {
+            detail: err.to_string(),
+        },
     })
 }
 

@@ -1,0 +1,290 @@
+//! The exec, exec/stream and files routes in-process.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[path = "api_harness.rs"]
+mod harness;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use futures::StreamExt;
+use harness::{Harness, within};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+macro_rules! harness {
+    () => {
+        match Harness::start().await {
+            Some(harness) => harness,
+            None => return,
+        }
+    };
+}
+
+/// Waits inside the VM (up to 10 s) until `condition` holds; fails the test otherwise.
+async fn await_in_vm(h: &Harness, vm: &str, condition: &str) {
+    let script = format!(
+        "for i in $(seq 1 200); do if {condition}; then exit 0; fi; sleep 0.05; done; exit 1"
+    );
+    let (code, _, stderr) = h.sh(vm, &script).await;
+    assert_eq!(code, 0, "`{condition}` never held in {vm}: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_passes_argv_env_cwd_stdin_and_exit_codes() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let request = json!({
+        "command": ["sh", "-c", "pwd; echo \"$GREETING $HOME\"; cat; echo oops >&2; exit 7"],
+        "env": { "GREETING": "hello" },
+        "working_dir": "/tmp",
+        "stdin": "piped-in",
+        "exec_id": "11111111-2222-4333-8444-555555555555",
+    });
+    let reply = h.post(&format!("/vm/{vm}/exec"), request).await.ok();
+    assert_eq!(
+        reply,
+        json!({ "exit_code": 7, "stdout": "/tmp\nhello /root\npiped-in", "stderr": "oops\n",
+                "exec_id": "11111111-2222-4333-8444-555555555555" })
+    );
+    let (code, env, _) = h.sh(&vm, "env").await;
+    assert_eq!(code, 0);
+    assert!(
+        !env.contains("CARGO"),
+        "the host's environment leaked in:\n{env}"
+    );
+    let killed = h
+        .post(
+            &format!("/vm/{vm}/exec"),
+            json!({ "command": ["sh", "-c", "kill -9 $$"] }),
+        )
+        .await
+        .ok();
+    assert_eq!(killed["exit_code"], 137, "killed by a signal: 128 + signal");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_reports_a_missing_program_like_a_shell_and_refuses_an_empty_command() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let missing = h
+        .post(
+            &format!("/vm/{vm}/exec"),
+            json!({ "command": ["no-such-program-42"] }),
+        )
+        .await
+        .ok();
+    assert_eq!(missing["exit_code"], 127);
+    assert!(
+        missing["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("no-such-program-42"),
+        "{missing}"
+    );
+    let empty = h
+        .post(&format!("/vm/{vm}/exec"), json!({ "command": [] }))
+        .await;
+    assert!(
+        empty.error(400).starts_with("bad command: it is empty"),
+        "{empty:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_timeout_kills_the_command_group_and_reports_124() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let started = Instant::now();
+    let request =
+        json!({ "command": ["sh", "-c", "echo before; sleep 30 & wait"], "timeout_secs": 1 });
+    let reply = h.post(&format!("/vm/{vm}/exec"), request).await.ok();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        (&reply["exit_code"], &reply["stdout"]),
+        (&json!(124), &json!("before\n"))
+    );
+    assert!(
+        reply["stderr"]
+            .as_str()
+            .unwrap()
+            .contains("ran past its timeout of 1s"),
+        "{reply}"
+    );
+    await_in_vm(&h, &vm, "! pgrep -x sleep >/dev/null").await;
+
+    // A command that ignores SIGTERM gets SIGKILL after the grace period.
+    let stubborn = json!({ "command": ["sh", "-c", "trap '' TERM; sleep 30"], "timeout_secs": 1 });
+    let reply = h.post(&format!("/vm/{vm}/exec"), stubborn).await.ok();
+    assert_eq!(reply["exit_code"], 124);
+    // `timeout_secs: 0` means no limit.
+    let unlimited = json!({ "command": ["sh", "-c", "sleep 1.2; echo done"], "timeout_secs": 0 });
+    assert_eq!(
+        h.post(&format!("/vm/{vm}/exec"), unlimited).await.ok()["stdout"],
+        "done\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_returns_when_the_command_exits_even_if_a_background_child_holds_its_output() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let started = Instant::now();
+    let reply = h.sh(&vm, "echo started; sleep 300 &").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!((reply.0, reply.1.as_str()), (0, "started\n"));
+    assert!(
+        h.ok_sh(&vm, "ps -eo args").await.contains("sleep 300"),
+        "the background child lives on"
+    );
+}
+
+async fn stream(h: &Harness, vm: &str, body: Value) -> reqwest::Response {
+    let url = format!("{}/api/v1/vm/{vm}/exec/stream", h.info().vers_url);
+    let request = h.http.post(url).bearer_auth(&h.info().api_key).json(&body);
+    within("the exec stream to start", request.send())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_stream_sends_ndjson_chunks_with_rising_cursors_then_the_exit() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let body = json!({ "command": ["sh", "-c", "echo one; echo two >&2; echo three; exit 3"] });
+    let response = stream(&h, &vm, body).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let text = within("the exec stream to end", response.text())
+        .await
+        .unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let (last, chunks) = events.split_last().unwrap();
+    let exec_id = &last["exec_id"];
+    assert_eq!(
+        (&last["type"], &last["exit_code"]),
+        (&json!("exit"), &json!(3))
+    );
+    let mut output = std::collections::BTreeMap::<String, Vec<u8>>::new();
+    for (i, chunk) in chunks.iter().enumerate() {
+        assert_eq!(
+            (&chunk["type"], &chunk["exec_id"], &chunk["cursor"]),
+            (&json!("chunk"), exec_id, &json!(i + 1))
+        );
+        let data = B64.decode(chunk["data_b64"].as_str().unwrap()).unwrap();
+        output
+            .entry(chunk["stream"].as_str().unwrap().to_owned())
+            .or_default()
+            .extend(data);
+    }
+    assert_eq!(last["cursor"], chunks.len() + 1);
+    assert_eq!(output["stdout"], b"one\nthree\n");
+    assert_eq!(output["stderr"], b"two\n");
+
+    let paused = h.new_vm().await;
+    h.set_state(&paused, "Paused").await.ok();
+    let refused = stream(&h, &paused, json!({ "command": ["true"] })).await;
+    assert_eq!(refused.status(), 409);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_stream_output_arrives_before_the_command_ends_and_hanging_up_kills_it() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let body =
+        json!({ "command": ["sh", "-c", "echo $$ > /root/pid; echo started; exec sleep 300"] });
+    let response = stream(&h, &vm, body).await;
+    let mut chunks = response.bytes_stream();
+    let first = within("the first chunk while the command runs", chunks.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let event: Value =
+        serde_json::from_slice(first.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        B64.decode(event["data_b64"].as_str().unwrap()).unwrap(),
+        b"started\n"
+    );
+    drop(chunks);
+    let pid = h.ok_sh(&vm, "cat /root/pid").await;
+    await_in_vm(&h, &vm, &format!("! kill -0 {} 2>/dev/null", pid.trim())).await;
+}
+
+async fn put(h: &Harness, vm: &str, body: Value) -> harness::Reply {
+    h.call(Method::PUT, &format!("/vm/{vm}/files"), Some(body))
+        .await
+}
+
+fn file_query(path: &str) -> String {
+    let url = reqwest::Url::parse_with_params("http://x/", [("path", path)]).unwrap();
+    url.query().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_round_trip_six_megabytes_byte_exact_with_mode() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let content: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let body = json!({ "path": "/srv/data/blob", "content_b64": B64.encode(&content), "mode": 0o600, "create_dirs": true });
+    assert_eq!(put(&h, &vm, body).await.status, 200);
+    let read = h
+        .get(&format!("/vm/{vm}/files?{}", file_query("/srv/data/blob")))
+        .await
+        .ok();
+    assert!(
+        B64.decode(read["content_b64"].as_str().unwrap()).unwrap() == content,
+        "content differs"
+    );
+    assert_eq!(
+        h.ok_sh(&vm, "stat -c '%a %s' /srv/data/blob").await,
+        format!("600 {}\n", content.len())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_errors_name_the_path_and_the_fix() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let files = format!("/vm/{vm}/files");
+    let get = async |path: &str| h.get(&format!("{files}?{}", file_query(path))).await;
+    let missing = get("/root/none").await;
+    assert_eq!(
+        missing.error(404),
+        format!("no such file in VM {vm}: /root/none")
+    );
+    let dir = get("/root").await;
+    assert!(
+        dir.error(400).starts_with("/root is a directory"),
+        "{dir:?}"
+    );
+    let relative = get("root/x").await;
+    assert!(
+        relative.error(400).contains("give an absolute path"),
+        "{relative:?}"
+    );
+    let no_path = h.get(&format!("/vm/{vm}/files")).await;
+    assert!(no_path.error(400).contains("path"), "{no_path:?}");
+    let not_b64 = put(&h, &vm, json!({ "path": "/root/x", "content_b64": "***" })).await;
+    assert!(
+        not_b64
+            .error(400)
+            .starts_with("bad content_b64: it is not base64"),
+        "{not_b64:?}"
+    );
+    let no_dirs = put(&h, &vm, json!({ "path": "/root/a/b/c", "content_b64": "" })).await;
+    assert!((400..500).contains(&no_dirs.status), "{no_dirs:?}");
+}
