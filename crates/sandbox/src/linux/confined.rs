@@ -1,8 +1,9 @@
 //! Path resolution confined to a VM's root: every lookup is `openat2` from the root's
 //! descriptor with `RESOLVE_IN_ROOT` (absolute symlinks and `..` stop at the VM's `/`) and
-//! `RESOLVE_NO_MAGICLINKS` (no `/proc/N/root`-style jumps). Reads refuse kernel pseudo-files
-//! (the host side has the host's privileges; `/proc/kcore` must stay out of reach), writes go
-//! through a temp file and `renameat` in the target's directory.
+//! `RESOLVE_NO_MAGICLINKS` (no `/proc/N/root`-style jumps). Kernel pseudo-files are not read
+//! here (this side has the host's privileges and namespaces: `/proc/kcore` must stay out of
+//! reach, `/proc/sys/kernel/hostname` must say the VM's name) but by the VM's init, as the
+//! VM's root would. Writes go through a temp file and `renameat` in the target's directory.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -20,7 +21,7 @@ use crate::{FileStat, Result, SandboxError};
 const MAX_SYMLINKS: usize = 40;
 /// Retries of a lookup the kernel aborted because of a concurrent rename.
 const MAX_RETRIES: usize = 8;
-/// Filesystem magics that are windows into the kernel, never read for the VM.
+/// Filesystem magics that are windows into the kernel, read only with the VM's privileges.
 const PSEUDO_FILESYSTEMS: [i64; 8] = [
     0x9fa0,     // proc
     0x62656572, // sysfs
@@ -34,35 +35,55 @@ const PSEUDO_FILESYSTEMS: [i64; 8] = [
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// Reads a regular file.
-pub(crate) fn read(root: &OwnedFd, path: &str) -> Result<Vec<u8>> {
+/// What [`read`] found.
+pub(crate) enum ReadOutcome {
+    /// The file's content.
+    Content(Vec<u8>),
+    /// A kernel pseudo-file: the VM's init must open it, with the VM's privileges.
+    PseudoFile,
+}
+
+/// Reads a regular file on a real filesystem.
+pub(crate) fn read(root: &OwnedFd, path: &str) -> Result<ReadOutcome> {
     let fd =
         open_in(root, relative(path)?, OFlag::O_PATH).map_err(|e| error(path, e, "opening"))?;
-    let stat = fstat(&fd).map_err(|e| error(path, e, "inspecting"))?;
+    check_regular(&fd, path)?;
+    if is_pseudo(&fd) {
+        return Ok(ReadOutcome::PseudoFile);
+    }
+    // Reopen the inode just checked (never the path again, which could have changed).
+    let reopened = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let file = nix::fcntl::open(reopened.as_str(), flags, Mode::empty())
+        .map_err(|e| error(path, e, "opening"))?;
+    read_opened(file, path).map(ReadOutcome::Content)
+}
+
+/// Reads a file opened for reading (by [`read`], or the copy the VM's init made).
+pub(crate) fn read_opened(file: OwnedFd, path: &str) -> Result<Vec<u8>> {
+    let size = check_regular(&file, path)?;
+    let mut content = Vec::with_capacity(size);
+    std::fs::File::from(file)
+        .read_to_end(&mut content)
+        .map_err(|e| SandboxError::io(format!("reading {path} in the VM"), e))?;
+    Ok(content)
+}
+
+/// Fails unless `fd` is a regular file; returns its size.
+fn check_regular(fd: &OwnedFd, path: &str) -> Result<usize> {
+    let stat = fstat(fd).map_err(|e| error(path, e, "inspecting"))?;
     if is_dir(&stat) {
         return Err(SandboxError::IsDirectory {
             path: path.to_owned(),
         });
     }
-    if stat.st_mode & libc::S_IFMT != libc::S_IFREG || is_pseudo(&fd) {
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
         return Err(bad(
             path,
             "not a regular file; read it with a command instead",
         ));
     }
-    // Reopen the inode we just checked (never the path again, which could have changed).
-    let reopened = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
-    let file = nix::fcntl::open(
-        reopened.as_str(),
-        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| error(path, e, "opening"))?;
-    let mut content = Vec::with_capacity(usize::try_from(stat.st_size).unwrap_or(0));
-    std::fs::File::from(file)
-        .read_to_end(&mut content)
-        .map_err(|e| SandboxError::io(format!("reading {path} in the VM"), e))?;
-    Ok(content)
+    Ok(usize::try_from(stat.st_size).unwrap_or(0))
 }
 
 /// Metadata, following symlinks inside the VM.
@@ -241,7 +262,7 @@ fn bad(path: &str, reason: &str) -> SandboxError {
     }
 }
 
-fn error(path: &str, errno: Errno, doing: &str) -> SandboxError {
+pub(crate) fn error(path: &str, errno: Errno, doing: &str) -> SandboxError {
     match errno {
         Errno::ENOENT | Errno::ENOTDIR => SandboxError::NotFound {
             path: path.to_owned(),

@@ -3,7 +3,10 @@
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
+use nix::errno::Errno;
+
 use super::confined;
+use super::protocol::{Outcome, Request};
 use super::vm::WeakVm;
 use crate::{FileStat, Result, SandboxError};
 
@@ -19,8 +22,30 @@ impl VmFs {
     }
 
     pub(crate) async fn read(&self, path: &str) -> Result<Vec<u8>> {
-        let (root, path) = (self.root()?, path.to_owned());
-        blocking(move || confined::read(&root, &path)).await
+        let (root, owned) = (self.root()?, path.to_owned());
+        match blocking(move || confined::read(&root, &owned)).await? {
+            confined::ReadOutcome::Content(content) => Ok(content),
+            confined::ReadOutcome::PseudoFile => self.read_through_init(path).await,
+        }
+    }
+
+    /// Has the VM's init open `path` (with the VM's privileges) and reads what it sends.
+    async fn read_through_init(&self, path: &str) -> Result<Vec<u8>> {
+        let vm = self.vm.upgrade().ok_or(SandboxError::NotRunning)?;
+        let request = |id| Request::Open {
+            id,
+            path: path.to_owned(),
+        };
+        let mut reply = vm.channel().request(request, &[]).await?;
+        let file = match (reply.outcome, reply.fds.pop()) {
+            (Outcome::Opened, Some(file)) => file,
+            (Outcome::Failed { errno, .. }, _) => {
+                return Err(confined::error(path, Errno::from_raw(errno), "opening"));
+            }
+            _ => return Err(SandboxError::NotRunning),
+        };
+        let path = path.to_owned();
+        blocking(move || confined::read_opened(file, &path)).await
     }
 
     pub(crate) async fn write(

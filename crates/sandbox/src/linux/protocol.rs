@@ -5,7 +5,8 @@
 //! carries three fds (stdin, stdout, stderr ends for the child).
 //! Init → host: [`Event::Ready`] once (with an `O_PATH` fd of the VM's root), or
 //! [`Event::BootFailed`]; then replies (a pty spawn's reply carries the pty master) and
-//! [`Event::Exited`] for every process the init spawned.
+//! [`Event::Exited`] for every process the init spawned. An `Open` reply carries a copy of
+//! the file's content.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -57,6 +58,14 @@ pub(crate) enum Request {
         /// Request id.
         id: u64,
     },
+    /// Read a regular file with the VM's own privileges and namespaces (reply: a memfd with
+    /// its content).
+    Open {
+        /// Request id.
+        id: u64,
+        /// Absolute path inside the VM.
+        path: String,
+    },
 }
 
 /// Terminal size on the wire.
@@ -106,6 +115,8 @@ pub(crate) enum Outcome {
     },
     /// Done.
     Done,
+    /// A file was read (a memfd with its content is attached).
+    Opened,
     /// Refused: the VM is paused.
     Paused,
     /// Failed with an errno.

@@ -249,6 +249,11 @@ impl Vm {
 }
 
 impl Inner {
+    /// The control channel to the VM's init.
+    pub(crate) fn channel(&self) -> &Arc<Channel> {
+        &self.channel
+    }
+
     /// The VM's root directory, while it runs.
     pub(crate) fn root(&self) -> Option<Arc<OwnedFd>> {
         self.root.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -375,7 +380,7 @@ fn expect_spawned(reply: &Reply, program: &str) -> Result<i32> {
                 source,
             })
         }
-        Outcome::Done => Err(SandboxError::io(
+        Outcome::Done | Outcome::Opened => Err(SandboxError::io(
             "spawning",
             io::Error::other("the init did not report a pid"),
         )),

@@ -3,12 +3,15 @@
 //! orphan; it reports exits only of the processes it spawned.
 
 use std::collections::HashSet;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sched::CloneFlags;
+use nix::sys::memfd::{MFdFlags, memfd_create};
 use nix::sys::prctl;
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -22,8 +25,15 @@ use crate::linux::protocol::{self, Event, Outcome, Request, WireStatus};
 
 /// Size of the receive buffer (requests carry argv and env).
 const RECEIVE_BUFFER: usize = protocol::SOCKET_BUFFER;
+/// Largest kernel pseudo-file read for the host.
+const MAX_PSEUDO_FILE: u64 = 16 << 20;
 /// Most rounds of "stop everything, look for newcomers" a pause makes.
 const MAX_FREEZE_ROUNDS: usize = 16;
+/// How long a pause waits for every process to reach the stopped state (one in an
+/// uninterruptible wait stops when it returns, and cannot run user code before).
+const STOP_DEADLINE: Duration = Duration::from_secs(2);
+/// How often a pause looks whether every process has stopped.
+const STOP_POLL: Duration = Duration::from_millis(1);
 
 /// PID 1's whole life; never returns.
 pub(super) fn pid1(options: Options, root_user: bool) -> ! {
@@ -164,6 +174,17 @@ impl Init {
                 self.paused = true;
                 (id, done(freeze()), vec![])
             }
+            Request::Open { id, path } => match open_for_host(&path) {
+                Ok(file) => (id, Outcome::Opened, vec![file]),
+                Err(errno) => (
+                    id,
+                    Outcome::Failed {
+                        errno: errno as i32,
+                        step: "open".into(),
+                    },
+                    vec![],
+                ),
+            },
             Request::Resume { id } => {
                 self.paused = false;
                 (
@@ -236,19 +257,72 @@ fn signal_group(pgid: i32, signal: i32) -> nix::Result<()> {
     kill(Pid::from_raw(-pgid), signal).or_else(no_process)
 }
 
+/// Reads a regular file for the host as the VM's root would: PID 1's credentials decide what
+/// may be opened (`/proc/kcore`, other processes' `/proc` entries), and PID 1's namespaces
+/// what namespace-dependent files say (`/proc/sys/kernel/hostname`). Resolution happens in
+/// PID 1's root, the VM's. The content goes back in a memfd, so its size is not bound by the
+/// socket's.
+fn open_for_host(path: &str) -> nix::Result<OwnedFd> {
+    if !path.starts_with('/') {
+        return Err(Errno::EINVAL);
+    }
+    let found = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
+    let stat = nix::sys::stat::fstat(&found)?;
+    if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(Errno::EINVAL); // never open a FIFO or a device here: it could block PID 1
+    }
+    let reopen = format!("/proc/self/fd/{}", found.as_raw_fd());
+    let file = open(
+        reopen.as_str(),
+        OFlag::O_RDONLY | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut content = Vec::new();
+    let read = std::fs::File::from(file)
+        .take(MAX_PSEUDO_FILE + 1)
+        .read_to_end(&mut content);
+    read.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    if content.len() as u64 > MAX_PSEUDO_FILE {
+        return Err(Errno::EFBIG);
+    }
+    let copy = memfd_create("tether-read", MFdFlags::MFD_CLOEXEC)?;
+    let mut writer = std::fs::File::from(copy);
+    writer
+        .write_all(&content)
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+    writer.seek(SeekFrom::Start(0)).map_err(|_| Errno::EIO)?;
+    Ok(OwnedFd::from(writer))
+}
+
 /// Stops every process of the VM but PID 1: `kill(-1, SIGSTOP)` until a look at `/proc`
-/// finds no process that was not there before (one forked while the signal went out).
+/// finds no process that was not there before (one forked while the signal went out), then
+/// waits until each has actually stopped (a stop is pending until the process next runs).
 fn freeze() -> nix::Result<()> {
     let mut seen = HashSet::new();
     for _ in 0..MAX_FREEZE_ROUNDS {
         kill(Pid::from_raw(-1), Signal::SIGSTOP).or_else(no_process)?;
         let now = vm_pids().map_err(|_| Errno::EIO)?;
         if now.is_subset(&seen) {
-            return Ok(());
+            break;
         }
         seen.extend(now);
     }
+    let deadline = Instant::now() + STOP_DEADLINE;
+    while seen.iter().any(|&pid| !is_stopped(pid)) && Instant::now() < deadline {
+        std::thread::sleep(STOP_POLL);
+    }
     Ok(())
+}
+
+/// Whether `pid` is stopped, dead or gone (state `T`, `t`, `Z`, `X` in `/proc/PID/stat`).
+fn is_stopped(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].trim_start().chars().next());
+    matches!(state, None | Some('T' | 't' | 'Z' | 'X'))
 }
 
 /// Pids of the VM's processes other than PID 1.
