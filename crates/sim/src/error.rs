@@ -60,7 +60,8 @@ pub enum ApiError {
     /// No or wrong bearer key.
     #[error(
         "{problem}: send `Authorization: Bearer <key>` with the `api_key` that `tether sim` \
-         printed on its first stdout line (also stored in its data directory's sim.db)"
+         printed on its first stdout line (restarted on the same data directory, it prints the \
+         same key again)"
     )]
     Unauthorized {
         /// "missing API key" or "wrong API key".
@@ -246,6 +247,18 @@ pub enum ApiError {
         #[source]
         source: russh::keys::ssh_key::Error,
     },
+    /// The sandbox did not answer in time.
+    #[error(
+        "could not {action} VM {vm_id} within {timeout:?}; retry, or delete the VM if it keeps failing"
+    )]
+    SandboxTimeout {
+        /// What was being done.
+        action: &'static str,
+        /// The VM.
+        vm_id: String,
+        /// The deadline.
+        timeout: Duration,
+    },
     /// An operation's task panicked or was cancelled.
     #[error("an internal task failed ({detail}); see the simulator's log on stderr")]
     TaskFailed {
@@ -287,7 +300,7 @@ impl ApiError {
             | BadField { .. }
             | BadPath { .. } => StatusCode::BAD_REQUEST,
             IsDirectory { .. } => StatusCode::BAD_REQUEST,
-            BootTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            BootTimeout { .. } | SandboxTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Sandbox { .. } | Database { .. } | Key { .. } | Io { .. } | TaskFailed { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR

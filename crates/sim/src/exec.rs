@@ -17,6 +17,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::deadline::SPAWN_TIMEOUT;
 use crate::error::ApiError;
 
 /// How long the output pipes may stay quiet after the command exited before the run ends.
@@ -92,7 +93,13 @@ pub(crate) async fn start(
         stdio: Stdio::Pipes,
     };
     let (tx, events) = mpsc::channel(CHANNEL_DEPTH);
-    match vm.spawn(command).await {
+    let spawned = tokio::time::timeout(SPAWN_TIMEOUT, vm.spawn(command)).await;
+    let spawned = spawned.map_err(|_| ApiError::SandboxTimeout {
+        action: "run a command in",
+        vm_id: vm_id.to_owned(),
+        timeout: SPAWN_TIMEOUT,
+    })?;
+    match spawned {
         Ok(process) => {
             let timeout = request.timeout();
             tokio::spawn(supervise(

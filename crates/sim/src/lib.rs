@@ -29,6 +29,7 @@ pub mod access;
 mod api;
 pub mod ca;
 mod db;
+mod deadline;
 mod error;
 mod exec;
 pub mod gateway;

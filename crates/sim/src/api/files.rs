@@ -9,6 +9,7 @@ use tether_wire::{GetFileQuery, GetFileResponse, PutFileRequest};
 
 use super::AppState;
 use super::extract::{Body, Id, Params};
+use crate::deadline::{FILE_TIMEOUT, within};
 use crate::error::ApiError;
 
 pub(super) async fn get(
@@ -18,11 +19,8 @@ pub(super) async fn get(
 ) -> Result<Json<GetFileResponse>, ApiError> {
     let vm = state.registry.slot(&id)?.ready(false).await?;
     check_absolute(&query.path)?;
-    let content = vm
-        .fs()
-        .read(&query.path)
-        .await
-        .map_err(|e| ApiError::from_sandbox("read a file in", &id, e))?;
+    let fs = vm.fs();
+    let content = within("read a file in", &id, FILE_TIMEOUT, fs.read(&query.path)).await?;
     Ok(Json(GetFileResponse {
         content_b64: B64.encode(content),
     }))
@@ -44,10 +42,9 @@ pub(super) async fn put(
     let vm = state.registry.slot(&id)?.ready(false).await?;
     check_absolute(&request.path)?;
     let create_dirs = request.create_dirs.unwrap_or(false);
-    vm.fs()
-        .write(&request.path, &content, request.mode, create_dirs)
-        .await
-        .map_err(|e| ApiError::from_sandbox("write a file in", &id, e))?;
+    let fs = vm.fs();
+    let write = fs.write(&request.path, &content, request.mode, create_dirs);
+    within("write a file in", &id, FILE_TIMEOUT, write).await?;
     Ok(StatusCode::OK)
 }
 

@@ -14,6 +14,7 @@ use tether_wire::VmConfig;
 use super::slot::{BOOT_TIMEOUT, Phase, VmSlot};
 use super::{Registry, now};
 use crate::db::{KeyPems, VmRecord, VmRow};
+use crate::deadline::{DISK_TIMEOUT, SHUTDOWN_TIMEOUT, within};
 use crate::error::ApiError;
 use crate::keys::VmKeys;
 
@@ -121,22 +122,12 @@ impl Registry {
     async fn copy_disks(&self, source: &Path, count: u32) -> Result<Vec<String>, ApiError> {
         let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
         let disks: Vec<_> = ids.iter().map(|id| self.layout.vm_disk(id)).collect();
-        let copies = join_all(
-            disks
-                .iter()
-                .map(|disk| tether_sandbox::copy_disk(source, disk)),
-        )
-        .await;
-        let mut first_error = None;
-        for (id, copied) in ids.iter().zip(copies) {
-            match copied {
-                Err(err) if first_error.is_none() => {
-                    first_error = Some(ApiError::from_sandbox("copy a disk for", id, err))
-                }
-                _ => {}
-            }
-        }
-        let Some(err) = first_error else {
+        let copies = ids.iter().zip(&disks).map(|(id, disk)| {
+            let copy = tether_sandbox::copy_disk(source, disk);
+            within("copy a disk for", id, DISK_TIMEOUT, copy)
+        });
+        let copies = join_all(copies).await;
+        let Some(err) = copies.into_iter().find_map(Result::err) else {
             return Ok(ids);
         };
         for id in &ids {
@@ -203,23 +194,32 @@ impl Registry {
 
     /// Removes a VM's disk; a failure is logged (the VM is gone either way).
     pub(super) async fn remove_disk(&self, vm_id: &str) {
-        let disk = self.layout.vm_disk(vm_id);
-        if disk.exists()
-            && let Err(err) = tether_sandbox::remove_disk(&disk).await
-        {
-            tracing::error!(
-                vm_id,
-                "could not remove the disk {}: {err}; remove it by hand",
-                disk.display()
-            );
-        }
+        remove_tree(&self.layout.vm_disk(vm_id)).await;
+    }
+}
+
+/// Removes a disk (a VM's or a commit's); a failure is logged (its owner is gone either way).
+pub(super) async fn remove_tree(disk: &Path) {
+    if !disk.exists() {
+        return;
+    }
+    match tokio::time::timeout(DISK_TIMEOUT, tether_sandbox::remove_disk(disk)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(
+            "could not remove {}: {err}; remove it by hand",
+            disk.display()
+        ),
+        Err(_) => tracing::error!(
+            "removing {} took over {DISK_TIMEOUT:?}; remove it by hand",
+            disk.display()
+        ),
     }
 }
 
 /// Shuts a sandbox down, logging a failure.
 pub(super) async fn shut_down(vm_id: &str, vm: &Vm) {
-    if let Err(err) = vm.shutdown().await {
-        tracing::error!(vm_id, "could not shut the VM down: {err}");
+    if let Err(err) = within("shut down", vm_id, SHUTDOWN_TIMEOUT, vm.shutdown()).await {
+        tracing::error!(vm_id, "{err}");
     }
 }
 

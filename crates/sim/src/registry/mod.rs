@@ -22,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::{LookupError, SshVm, VmDirectory};
 use crate::db::{Db, Found};
+use crate::deadline::{SHUTDOWN_TIMEOUT, within};
 use crate::error::{ApiError, SimError};
 
 pub(crate) use lifecycle::check_count;
@@ -287,13 +288,13 @@ pub(crate) fn now() -> String {
 
 async fn stop_slot(slot: &VmSlot) -> Result<(), SimError> {
     let result = match slot.vm() {
-        Some(vm) => vm.shutdown().await,
+        Some(vm) => within("shut down", slot.id(), SHUTDOWN_TIMEOUT, vm.shutdown()).await,
         None => Ok(()),
     };
     slot.set_phase(slot::Phase::Gone);
-    result.map_err(|e| SimError::Vm {
+    result.map_err(|err| SimError::Vm {
         vm_id: slot.id().to_owned(),
-        source: Box::new(ApiError::from_sandbox("shut down", slot.id(), e)),
+        source: Box::new(err),
     })
 }
 

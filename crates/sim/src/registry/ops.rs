@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use tether_wire::{CommitInfo, CommitList, CommitRequest, RequestedState};
 
-use super::lifecycle::{Origin, new_id};
+use super::lifecycle::{Origin, new_id, remove_tree};
 use super::slot::VmSlot;
 use super::{Registry, now};
 use crate::db::{CommitRecord, CommitRow, Found, VmRecord};
+use crate::deadline::{DISK_TIMEOUT, PAUSE_TIMEOUT, SHUTDOWN_TIMEOUT, within};
 use crate::error::ApiError;
 use crate::keys::VmKeys;
 
@@ -111,11 +112,13 @@ impl Registry {
         self.run_op(move |reg| async move {
             let disk = reg.layout.commit_disk(&commit_id);
             let source = reg.layout.vm_disk(slot.id());
-            let copy = tether_sandbox::copy_disk(&source, &disk);
-            let copied = reg
-                .while_paused(&slot, options, async { Ok(copy.await) })
-                .await?;
-            copied.map_err(|e| ApiError::from_sandbox("commit", slot.id(), e))?;
+            let copy = within(
+                "commit",
+                slot.id(),
+                DISK_TIMEOUT,
+                tether_sandbox::copy_disk(&source, &disk),
+            );
+            reg.while_paused(&slot, options, copy).await?;
             let record = CommitRecord {
                 commit_id: commit_id.clone(),
                 name: request
@@ -151,14 +154,14 @@ impl Registry {
         let vm = slot.ready(options.skip_wait_boot).await?;
         let was_paused = vm.is_paused();
         if !was_paused {
-            vm.pause()
-                .await
-                .map_err(|e| ApiError::from_sandbox("pause", slot.id(), e))?;
+            within("pause", slot.id(), PAUSE_TIMEOUT, vm.pause()).await?;
         }
         let result = work.await;
         if !was_paused && options.keep_paused {
             self.db.set_vm_paused(slot.id(), true)?;
-        } else if !was_paused && let Err(err) = vm.resume().await {
+        } else if !was_paused
+            && let Err(err) = within("resume", slot.id(), PAUSE_TIMEOUT, vm.resume()).await
+        {
             tracing::error!(
                 vm_id = slot.id(),
                 "could not resume the VM after a snapshot: {err}; it stays paused"
@@ -180,14 +183,11 @@ impl Registry {
             let _ops = slot.ops.lock().await;
             let vm = slot.ready(skip_wait_boot).await?;
             let pause = state == RequestedState::Paused;
-            let changed = match (pause, vm.is_paused()) {
-                (true, false) => vm.pause().await,
-                (false, true) => vm.resume().await,
-                _ => Ok(()),
-            };
-            changed.map_err(|e| {
-                ApiError::from_sandbox(if pause { "pause" } else { "resume" }, slot.id(), e)
-            })?;
+            match (pause, vm.is_paused()) {
+                (true, false) => within("pause", slot.id(), PAUSE_TIMEOUT, vm.pause()).await?,
+                (false, true) => within("resume", slot.id(), PAUSE_TIMEOUT, vm.resume()).await?,
+                _ => {}
+            }
             Ok(reg.db.set_vm_paused(slot.id(), pause)?)
         })
         .await
@@ -215,10 +215,11 @@ impl Registry {
                 });
             }
             if let Some(vm) = slot.vm()
-                && let Err(err) = vm.shutdown().await
+                && let Err(err) =
+                    within("shut down", slot.id(), SHUTDOWN_TIMEOUT, vm.shutdown()).await
             {
                 reg.map().insert(slot.id().to_owned(), Arc::clone(&slot));
-                return Err(ApiError::from_sandbox("shut down", slot.id(), err));
+                return Err(err);
             }
             slot.set_phase(super::slot::Phase::Gone);
             reg.db.tombstone_vm(slot.id(), &now())?;
@@ -282,18 +283,6 @@ impl Registry {
             Found::Deleted => Err(ApiError::DeletedCommit { commit_id }),
             Found::Missing => Err(ApiError::UnknownCommit { commit_id }),
         }
-    }
-}
-
-/// Removes a commit's disk; a failure is logged (the commit is gone either way).
-async fn remove_tree(disk: &std::path::Path) {
-    if disk.exists()
-        && let Err(err) = tether_sandbox::remove_disk(disk).await
-    {
-        tracing::error!(
-            "could not remove the disk {}: {err}; remove it by hand",
-            disk.display()
-        );
     }
 }
 
