@@ -128,6 +128,7 @@ pub enum SandboxError {
 
 impl SandboxError {
     /// An [`SandboxError::Io`] saying what was being done.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> SandboxError {
         SandboxError::Io {
             context: context.into(),

@@ -114,71 +114,70 @@ impl Vm {
         }
         let program = command.argv.first().cloned().unwrap_or_default();
         let cwd = command.cwd.unwrap_or_else(|| "/root".to_owned());
-        let (argv, env) = (command.argv, command.env);
+        let spec = SpawnSpec {
+            argv: command.argv,
+            env: command.env,
+            cwd,
+        };
         match command.stdio {
-            Stdio::Pipes => {
-                let pipes = Pipes::new()?;
-                let request = |id| Request::Spawn {
-                    id,
-                    argv,
-                    env,
-                    cwd,
-                    pty: None,
-                };
-                let reply = self
-                    .inner
-                    .channel
-                    .request(request, &pipes.child_fds())
-                    .await?;
-                let pid = expect_spawned(&reply, &program)?;
-                let (stdin, stdout, stderr) = pipes.into_streams()?;
-                let handle = self.handle(pid, reply);
-                Ok(Spawned {
-                    pid,
-                    stdin: Some(stdin),
-                    stdout: Some(stdout),
-                    stderr: Some(stderr),
-                    pty: None,
-                    handle,
-                })
-            }
+            Stdio::Pipes => self.spawn_with_pipes(spec, &program).await,
             Stdio::Pty(size) => {
-                let pty = Some(WindowSize {
+                let size = WindowSize {
                     rows: size.rows,
                     cols: size.cols,
-                });
-                let mut reply = self
-                    .inner
-                    .channel
-                    .request(
-                        |id| Request::Spawn {
-                            id,
-                            argv,
-                            env,
-                            cwd,
-                            pty,
-                        },
-                        &[],
-                    )
-                    .await?;
-                let pid = expect_spawned(&reply, &program)?;
-                let master = reply.fds.pop().ok_or_else(|| {
-                    SandboxError::io(
-                        "spawning with a terminal",
-                        io::Error::other("the init sent no terminal"),
-                    )
-                })?;
-                let handle = self.handle(pid, reply);
-                Ok(Spawned {
-                    pid,
-                    stdin: None,
-                    stdout: None,
-                    stderr: None,
-                    pty: Some(Pty::new(master)),
-                    handle,
-                })
+                };
+                self.spawn_with_terminal(spec, size, &program).await
             }
         }
+    }
+
+    async fn spawn_with_pipes(&self, spec: SpawnSpec, program: &str) -> Result<Spawned> {
+        let pipes = Pipes::new()?;
+        let request = |id| spec.into_request(id, None);
+        let reply = self
+            .inner
+            .channel
+            .request(request, &pipes.child_fds())
+            .await?;
+        let pid = expect_spawned(&reply, program)?;
+        let (stdin, stdout, stderr) = pipes.into_streams()?;
+        let handle = self.handle(pid, reply);
+        let (stdin, stdout, stderr) = (Some(stdin), Some(stdout), Some(stderr));
+        Ok(Spawned {
+            pid,
+            stdin,
+            stdout,
+            stderr,
+            pty: None,
+            handle,
+        })
+    }
+
+    async fn spawn_with_terminal(
+        &self,
+        spec: SpawnSpec,
+        size: WindowSize,
+        program: &str,
+    ) -> Result<Spawned> {
+        let request = |id| spec.into_request(id, Some(size));
+        let mut reply = self.inner.channel.request(request, &[]).await?;
+        let pid = expect_spawned(&reply, program)?;
+        let master = reply.fds.pop().ok_or_else(|| {
+            SandboxError::io(
+                "spawning with a terminal",
+                io::Error::other("the init sent no terminal"),
+            )
+        })?;
+        let handle = self.handle(pid, reply);
+        let pty = Some(Pty::new(master));
+        Ok(Spawned {
+            pid,
+            stdin: None,
+            stdout: None,
+            stderr: None,
+            pty,
+            handle,
+        })
     }
 
     fn handle(&self, pid: i32, reply: Reply) -> ProcessHandle {
@@ -393,6 +392,25 @@ fn expect_done(reply: Reply, doing: &str) -> Result<()> {
             Err(SandboxError::io(doing, io::Error::from_raw_os_error(errno)))
         }
         _ => Ok(()),
+    }
+}
+
+/// What to run, before it becomes a request.
+struct SpawnSpec {
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: String,
+}
+
+impl SpawnSpec {
+    fn into_request(self, id: u64, pty: Option<WindowSize>) -> Request {
+        Request::Spawn {
+            id,
+            argv: self.argv,
+            env: self.env,
+            cwd: self.cwd,
+            pty,
+        }
     }
 }
 

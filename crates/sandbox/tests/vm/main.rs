@@ -2,6 +2,7 @@
 //!
 //! Every test boots VMs with the crate's `tether-vm-init` binary on disks in a temp dir, runs
 //! its body in a task with a deadline, and shuts every VM down even when the body fails.
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod disks;
