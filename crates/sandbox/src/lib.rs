@@ -106,7 +106,7 @@ pub enum SandboxError {
     /// The program to run does not exist or cannot be executed in the VM.
     #[error("cannot run {program:?} in the VM: {source}")]
     Spawn {
-        /// argv[0].
+        /// `argv[0]`.
         program: String,
         /// The errno the init saw.
         #[source]
