@@ -20,6 +20,14 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// Another simulator runs on the data directory.
+    #[error(
+        "the data directory {path} is in use by another simulator; stop that one or pick another directory"
+    )]
+    InUse {
+        /// The data directory.
+        path: PathBuf,
+    },
     /// The state database could not be opened or read.
     #[error("the state database {path} is unusable: {source}; move it aside to start afresh")]
     Database {

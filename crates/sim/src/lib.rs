@@ -28,6 +28,7 @@
 pub mod access;
 mod api;
 pub mod ca;
+mod datadir;
 mod db;
 mod deadline;
 mod error;

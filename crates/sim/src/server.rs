@@ -1,5 +1,6 @@
 //! Starting and stopping the whole simulator: state, CA, listeners, VMs.
 
+use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,10 +14,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
 use crate::ca::CertificateAuthority;
-use crate::db::Db;
+use crate::datadir::DataDir;
 use crate::error::SimError;
-use crate::keys::new_api_key;
-use crate::registry::{Layout, Registry};
+use crate::registry::Registry;
 
 /// The domain VMs are named under: `<vm_id>.vm.tether.localhost` (`.localhost` never leaves
 /// the machine, and the gateway's certificate covers `*.vm.tether.localhost`).
@@ -82,54 +82,27 @@ pub struct RunningSim {
     cancel: CancellationToken,
     api: JoinHandle<std::io::Result<()>>,
     gateway: JoinHandle<std::io::Result<()>>,
+    /// The data directory's lock, released when the simulator is gone.
+    _lock: File,
 }
 
 /// Starts a simulator: opens (or creates) the data directory, boots every VM recorded there,
 /// and serves the API and the gateway.
 pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
-    let data_dir = prepare(&config.data_dir)?;
-    let layout = Layout::new(data_dir.clone());
-    let db = Db::open(&layout.db()).map_err(|source| SimError::Database {
-        path: layout.db(),
-        source,
-    })?;
-    let (owner_id, stored_key) = identity(&db, &layout)?;
-    let api_key = config.api_key.unwrap_or(stored_key);
-    let ca = CertificateAuthority::load_or_create(&data_dir, VM_DOMAIN)?;
-    let api_listener = bind("HTTP API", config.listen).await?;
-    let gateway_at = config
-        .gateway_listen
-        .unwrap_or(SocketAddr::new(config.listen.ip(), 0));
-    let gateway_listener = bind("SSH gateway", gateway_at).await?;
-    let api_addr = local_addr("HTTP API", &api_listener, config.listen)?;
-    let gateway_addr = local_addr("SSH gateway", &gateway_listener, gateway_at)?;
-
-    let registry = Registry::new(db, layout, config.sandbox, owner_id);
+    let data = DataDir::open(&config.data_dir)?;
+    let ca = CertificateAuthority::load_or_create(data.layout.root(), VM_DOMAIN)?;
+    let listeners = Listeners::bind(&config).await?;
+    let api_key = config.api_key.unwrap_or(data.api_key);
+    let data_dir = data.layout.root().to_path_buf();
+    let registry = Registry::new(data.db, data.layout, config.sandbox, data.owner_id);
     if let Err(err) = registry.restore_all().await {
         let _ = registry.shutdown_all().await;
         return Err(err);
     }
-    let cancel = CancellationToken::new();
-    let directory = Arc::clone(&registry);
-    let gateway_cancel = cancel.child_token();
-    let tls = ca.server_config();
-    let gateway = tokio::spawn(crate::gateway::serve(
-        gateway_listener,
-        tls,
-        VM_DOMAIN.to_owned(),
-        directory,
-        gateway_cancel,
-    ));
-    let state = AppState {
-        registry: Arc::clone(&registry),
-        api_key: api_key.as_str().into(),
-        ssh_port: gateway_addr.port(),
-    };
-    let api = tokio::spawn(serve_api(api_listener, state, cancel.clone()));
     let info = SimInfo {
-        vers_url: format!("http://{}", reachable(api_addr)),
+        vers_url: format!("http://{}", reachable(listeners.api_addr)),
         api_key,
-        ssh_gateway: reachable(gateway_addr).to_string(),
+        ssh_gateway: reachable(listeners.gateway_addr).to_string(),
         vm_domain: VM_DOMAIN.to_owned(),
         ca_cert: ca.ca_cert_path().to_path_buf(),
         data_dir,
@@ -139,14 +112,67 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         ssh_gateway = info.ssh_gateway,
         "simulator started"
     );
-    Ok(RunningSim {
-        info,
-        gateway_addr,
-        registry,
-        cancel,
-        api,
-        gateway,
-    })
+    Ok(listeners.serve(info, &ca, registry, data.lock))
+}
+
+/// The two bound listeners.
+struct Listeners {
+    api: TcpListener,
+    api_addr: SocketAddr,
+    gateway: TcpListener,
+    gateway_addr: SocketAddr,
+}
+
+impl Listeners {
+    async fn bind(config: &SimConfig) -> Result<Listeners, SimError> {
+        let gateway_at = config
+            .gateway_listen
+            .unwrap_or(SocketAddr::new(config.listen.ip(), 0));
+        let api = bind("HTTP API", config.listen).await?;
+        let gateway = bind("SSH gateway", gateway_at).await?;
+        let api_addr = local_addr("HTTP API", &api, config.listen)?;
+        let gateway_addr = local_addr("SSH gateway", &gateway, gateway_at)?;
+        Ok(Listeners {
+            api,
+            api_addr,
+            gateway,
+            gateway_addr,
+        })
+    }
+
+    /// Spawns the gateway and the API server.
+    fn serve(
+        self,
+        info: SimInfo,
+        ca: &CertificateAuthority,
+        registry: Arc<Registry>,
+        lock: File,
+    ) -> RunningSim {
+        let cancel = CancellationToken::new();
+        let tls = ca.server_config();
+        let directory = Arc::clone(&registry);
+        let gateway_task = crate::gateway::serve(
+            self.gateway,
+            tls,
+            VM_DOMAIN.to_owned(),
+            directory,
+            cancel.child_token(),
+        );
+        let state = AppState {
+            registry: Arc::clone(&registry),
+            api_key: info.api_key.as_str().into(),
+            ssh_port: self.gateway_addr.port(),
+        };
+        RunningSim {
+            info,
+            gateway_addr: self.gateway_addr,
+            registry,
+            api: tokio::spawn(serve_api(self.api, state, cancel.clone())),
+            gateway: tokio::spawn(gateway_task),
+            cancel,
+            _lock: lock,
+        }
+    }
 }
 
 async fn serve_api(
@@ -214,50 +240,6 @@ async fn stop_task(what: &'static str, task: JoinHandle<std::io::Result<()>>, ti
             abort.abort();
         }
     }
-}
-
-/// Creates the data directory and its parts; returns its absolute path.
-fn prepare(data_dir: &Path) -> Result<PathBuf, SimError> {
-    fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SimError {
-        let path = path.to_path_buf();
-        move |source| SimError::DataDir {
-            action,
-            path,
-            source,
-        }
-    }
-    std::fs::create_dir_all(data_dir).map_err(io("create", data_dir))?;
-    let data_dir = std::fs::canonicalize(data_dir).map_err(io("resolve", data_dir))?;
-    let layout = Layout::new(data_dir.clone());
-    for dir in [layout.vms(), layout.commits()] {
-        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-    }
-    Ok(data_dir)
-}
-
-/// The owner id and API key stored in the database (made on first start).
-fn identity(db: &Db, layout: &Layout) -> Result<(String, String), SimError> {
-    let database = |source| SimError::Database {
-        path: layout.db(),
-        source,
-    };
-    let owner_id = match db.setting("owner_id").map_err(database)? {
-        Some(owner_id) => owner_id,
-        None => {
-            let owner_id = uuid::Uuid::new_v4().to_string();
-            db.set_setting("owner_id", &owner_id).map_err(database)?;
-            owner_id
-        }
-    };
-    let api_key = match db.setting("api_key").map_err(database)? {
-        Some(key) => key,
-        None => {
-            let key = new_api_key(&owner_id);
-            db.set_setting("api_key", &key).map_err(database)?;
-            key
-        }
-    };
-    Ok((owner_id, api_key))
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, SimError> {

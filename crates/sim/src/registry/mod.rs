@@ -10,7 +10,6 @@ mod ops;
 mod slot;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::access::{LookupError, SshVm, VmDirectory};
+use crate::datadir::Layout;
 use crate::db::{Db, Found};
 use crate::deadline::{SHUTDOWN_TIMEOUT, within};
 use crate::error::{ApiError, SimError};
@@ -34,44 +34,6 @@ const OPS_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// IP address reported in VM metadata: VMs share the host's network namespace.
 const VM_IP: &str = "::1";
-
-/// Where the simulator keeps its files.
-#[derive(Clone, Debug)]
-pub(crate) struct Layout {
-    root: PathBuf,
-}
-
-impl Layout {
-    /// The layout under the data directory `root`.
-    pub fn new(root: PathBuf) -> Layout {
-        Layout { root }
-    }
-
-    /// The state database.
-    pub fn db(&self) -> PathBuf {
-        self.root.join("sim.db")
-    }
-
-    /// Directory of VM disks.
-    pub fn vms(&self) -> PathBuf {
-        self.root.join("vms")
-    }
-
-    /// Directory of commit snapshots.
-    pub fn commits(&self) -> PathBuf {
-        self.root.join("commits")
-    }
-
-    /// A VM's disk.
-    pub fn vm_disk(&self, vm_id: &str) -> PathBuf {
-        self.vms().join(vm_id)
-    }
-
-    /// A commit's disk snapshot.
-    pub fn commit_disk(&self, commit_id: &str) -> PathBuf {
-        self.commits().join(commit_id)
-    }
-}
 
 /// Every VM and commit.
 pub(crate) struct Registry {

@@ -1,0 +1,177 @@
+//! The data directory: where everything lives, who owns it, and the lock that keeps a second
+//! simulator out.
+//!
+//! ```text
+//! DATA/sim.db        state (SQLite): settings, VMs, commits, lineage, keys, labels
+//! DATA/sim.lock      held while a simulator runs on DATA
+//! DATA/ca.pem        the CA clients trust (ca.key beside it, 0600)
+//! DATA/vms/<id>      a VM's disk
+//! DATA/commits/<id>  a commit's disk snapshot
+//! ```
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::db::Db;
+use crate::error::SimError;
+use crate::keys::new_api_key;
+
+/// Paths inside the data directory.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// The layout under the data directory `root`.
+    pub fn new(root: PathBuf) -> Layout {
+        Layout { root }
+    }
+
+    /// The data directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The state database.
+    pub fn db(&self) -> PathBuf {
+        self.root.join("sim.db")
+    }
+
+    /// The lock file.
+    fn lock(&self) -> PathBuf {
+        self.root.join("sim.lock")
+    }
+
+    /// Directory of VM disks.
+    pub fn vms(&self) -> PathBuf {
+        self.root.join("vms")
+    }
+
+    /// Directory of commit snapshots.
+    pub fn commits(&self) -> PathBuf {
+        self.root.join("commits")
+    }
+
+    /// A VM's disk.
+    pub fn vm_disk(&self, vm_id: &str) -> PathBuf {
+        self.vms().join(vm_id)
+    }
+
+    /// A commit's disk snapshot.
+    pub fn commit_disk(&self, commit_id: &str) -> PathBuf {
+        self.commits().join(commit_id)
+    }
+}
+
+/// An opened data directory: its layout, its database, who owns it.
+pub(crate) struct DataDir {
+    pub layout: Layout,
+    pub db: Db,
+    pub owner_id: String,
+    /// The API key stored on first start.
+    pub api_key: String,
+    /// Held (locked) until the simulator stops.
+    pub lock: File,
+}
+
+impl DataDir {
+    /// Creates (if needed), locks and opens the data directory at `path`.
+    pub fn open(path: &Path) -> Result<DataDir, SimError> {
+        std::fs::create_dir_all(path).map_err(io("create", path))?;
+        let root = std::fs::canonicalize(path).map_err(io("resolve", path))?;
+        let layout = Layout::new(root);
+        let lock = lock(&layout)?;
+        for dir in [layout.vms(), layout.commits()] {
+            std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        }
+        let db = Db::open(&layout.db()).map_err(|source| SimError::Database {
+            path: layout.db(),
+            source,
+        })?;
+        let (owner_id, api_key) = identity(&db, &layout)?;
+        Ok(DataDir {
+            layout,
+            db,
+            owner_id,
+            api_key,
+            lock,
+        })
+    }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SimError {
+    let path = path.to_path_buf();
+    move |source| SimError::DataDir {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Takes the data directory's lock, or says who holds it.
+fn lock(layout: &Layout) -> Result<File, SimError> {
+    let path = layout.lock();
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io("open", &path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(SimError::InUse {
+            path: layout.root().to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(io("lock", &path)(source)),
+    }
+}
+
+/// The owner id and API key stored in the database (made on first start).
+fn identity(db: &Db, layout: &Layout) -> Result<(String, String), SimError> {
+    let database = |source| SimError::Database {
+        path: layout.db(),
+        source,
+    };
+    let owner_id = match db.setting("owner_id").map_err(database)? {
+        Some(owner_id) => owner_id,
+        None => {
+            let owner_id = uuid::Uuid::new_v4().to_string();
+            db.set_setting("owner_id", &owner_id).map_err(database)?;
+            owner_id
+        }
+    };
+    let api_key = match db.setting("api_key").map_err(database)? {
+        Some(key) => key,
+        None => {
+            let key = new_api_key(&owner_id);
+            db.set_setting("api_key", &key).map_err(database)?;
+            key
+        }
+    };
+    Ok((owner_id, api_key))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_data_dir_keeps_its_identity_and_admits_one_simulator_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DataDir::open(&dir.path().join("data")).unwrap();
+        assert!(first.api_key.starts_with(&first.owner_id));
+        assert!(first.layout.vms().is_dir() && first.layout.commits().is_dir());
+        let second = DataDir::open(&dir.path().join("data"));
+        assert!(
+            matches!(second, Err(SimError::InUse { .. })),
+            "a second simulator got in"
+        );
+        let (owner_id, api_key) = (first.owner_id.clone(), first.api_key.clone());
+        drop(first);
+        let again = DataDir::open(&dir.path().join("data")).unwrap();
+        assert_eq!((again.owner_id, again.api_key), (owner_id, api_key));
+    }
+}
