@@ -44,3 +44,41 @@ pub(crate) struct SimArgs {
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sim_takes_addresses_a_data_dir_and_a_key() {
+        let cli = Cli::try_parse_from([
+            "tether",
+            "sim",
+            "--data",
+            "/d",
+            "--gateway-listen",
+            "127.0.0.1:4443",
+        ])
+        .unwrap();
+        let Command::Sim(args) = cli.command;
+        assert_eq!(args.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(args.gateway_listen, Some("127.0.0.1:4443".parse().unwrap()));
+        assert_eq!(args.data, Some(PathBuf::from("/d")));
+        assert_eq!(args.api_key, None);
+        let bad = Cli::try_parse_from(["tether", "sim", "--listen", "localhost"]).unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("invalid value 'localhost' for '--listen <ADDR>'"),
+            "{bad}"
+        );
+    }
+}

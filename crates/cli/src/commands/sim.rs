@@ -1,5 +1,6 @@
 //! `tether sim`: start the simulator, print how to reach it, serve until SIGTERM/SIGINT.
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -65,13 +66,41 @@ fn print_startup_line(info: &SimInfo) -> anyhow::Result<()> {
 
 /// `$XDG_DATA_HOME/tether/sim`, else `~/.local/share/tether/sim`.
 fn default_data_dir() -> anyhow::Result<PathBuf> {
-    let base = match std::env::var_os("XDG_DATA_HOME").filter(|dir| !dir.is_empty()) {
+    data_dir_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+        .context("neither XDG_DATA_HOME nor HOME is set; pass --data DIR")
+}
+
+fn data_dir_from(xdg_data_home: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
+    let base = match xdg_data_home.filter(|dir| !dir.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => {
-            let home = std::env::var_os("HOME")
-                .context("neither XDG_DATA_HOME nor HOME is set; pass --data DIR")?;
-            PathBuf::from(home).join(".local/share")
-        }
+        None => PathBuf::from(home.filter(|dir| !dir.is_empty())?).join(".local/share"),
     };
-    Ok(base.join("tether/sim"))
+    Some(base.join("tether/sim"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_default_data_dir_follows_xdg_then_home() {
+        let dir = |xdg: Option<&str>, home: Option<&str>| {
+            data_dir_from(xdg.map(Into::into), home.map(Into::into))
+        };
+        assert_eq!(
+            dir(Some("/x"), Some("/h")),
+            Some(PathBuf::from("/x/tether/sim"))
+        );
+        assert_eq!(
+            dir(Some(""), Some("/h")),
+            Some(PathBuf::from("/h/.local/share/tether/sim"))
+        );
+        assert_eq!(
+            dir(None, Some("/h")),
+            Some(PathBuf::from("/h/.local/share/tether/sim"))
+        );
+        assert_eq!(dir(None, None), None);
+    }
 }
