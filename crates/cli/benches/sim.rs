@@ -23,19 +23,40 @@ async fn run() {
     let api = sim.api();
     let mut rows = Vec::new();
 
-    let create = sample(CREATE_SAMPLES, || async { vec![api.new_vm().await.unwrap()] }).await;
+    let create = sample(CREATE_SAMPLES, || async {
+        vec![api.new_vm().await.unwrap()]
+    })
+    .await;
     let namespaces = sample(CREATE_SAMPLES, || async { bare_namespaces() }).await;
     let scratch = tempfile::tempdir().unwrap();
-    rows.push(row("create VM (new_root, wait_boot)", &create.times, "`unshare` of the same namespaces running `true`", &namespaces.times));
+    rows.push(row(
+        "create VM (new_root, wait_boot)",
+        &create.times,
+        "`unshare` of the same namespaces running `true`",
+        &namespaces.times,
+    ));
 
     let parent = api.new_vm().await.unwrap();
-    let branch = sample(BRANCH_SAMPLES, || async { api.branch(&parent, 1).await.unwrap() }).await;
-    rows.push(row("branch, empty disk", &branch.times, "create VM (above)", &create.times));
+    let branch = sample(BRANCH_SAMPLES, || async {
+        api.branch(&parent, 1).await.unwrap()
+    })
+    .await;
+    rows.push(row(
+        "branch, empty disk",
+        &branch.times,
+        "create VM (above)",
+        &create.times,
+    ));
 
     for mib in [10, 100] {
         let vm = api.new_vm().await.unwrap();
-        api.sh(&vm, &format!("head -c {mib}M /dev/urandom > /root/blob")).await.unwrap();
-        let branched = sample(SIZED_BRANCH_SAMPLES, || async { api.branch(&vm, 1).await.unwrap() }).await;
+        api.sh(&vm, &format!("head -c {mib}M /dev/urandom > /root/blob"))
+            .await
+            .unwrap();
+        let branched = sample(SIZED_BRANCH_SAMPLES, || async {
+            api.branch(&vm, 1).await.unwrap()
+        })
+        .await;
         let source = scratch.path().join(format!("src-{mib}"));
         write_random_tree(&source, mib);
         let mut copies = 0;
@@ -46,7 +67,12 @@ async fn run() {
             async move { copy_tree(&source, &target) }
         })
         .await;
-        rows.push(row(&format!("branch, {mib} MB written"), &branched.times, &format!("`cp -a` of {mib} MB on the same disk"), &copied.times));
+        rows.push(row(
+            &format!("branch, {mib} MB written"),
+            &branched.times,
+            &format!("`cp -a` of {mib} MB on the same disk"),
+            &copied.times,
+        ));
         delete_all(&api, &branched.values).await;
     }
     delete_all(&api, &create.values).await;
@@ -69,7 +95,10 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = T>,
 {
-    let mut samples = Samples { times: Vec::with_capacity(n), values: Vec::with_capacity(n) };
+    let mut samples = Samples {
+        times: Vec::with_capacity(n),
+        values: Vec::with_capacity(n),
+    };
     for _ in 0..n {
         let start = Instant::now();
         let value = f().await;
@@ -87,7 +116,11 @@ fn percentile(times: &[Duration], p: f64) -> Duration {
 }
 
 fn row(what: &str, times: &[Duration], baseline: &str, base: &[Duration]) -> String {
-    let (p50, p95, b50) = (percentile(times, 50.0), percentile(times, 95.0), percentile(base, 50.0));
+    let (p50, p95, b50) = (
+        percentile(times, 50.0),
+        percentile(times, 95.0),
+        percentile(base, 50.0),
+    );
     format!(
         "| {what} | {} | {} | {baseline} | {} | {:.2}× |",
         ms(p50),
@@ -104,7 +137,16 @@ fn ms(d: Duration) -> String {
 /// The OS's floor for a sandbox: creating the same namespaces and running one process.
 fn bare_namespaces() {
     let status = Command::new("unshare")
-        .args(["--user", "--map-root-user", "--mount", "--pid", "--fork", "--uts", "--ipc", "true"])
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--uts",
+            "--ipc",
+            "true",
+        ])
         .status()
         .unwrap();
     assert!(status.success());
@@ -123,7 +165,12 @@ fn write_random_tree(dir: &std::path::Path, mib: u64) {
 
 /// A plain recursive copy, what a branch has to do at the least.
 fn copy_tree(source: &std::path::Path, target: &std::path::Path) {
-    let status = Command::new("cp").arg("-a").arg(source).arg(target).status().unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(source)
+        .arg(target)
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 

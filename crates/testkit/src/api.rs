@@ -44,17 +44,32 @@ pub struct Api {
 impl Api {
     /// A client for the API at `vers_url` with bearer `key`.
     pub fn new(vers_url: &str, key: &str) -> Api {
-        Api { http: reqwest::Client::new(), base: format!("{vers_url}/api/v1"), key: key.into() }
+        Api {
+            http: reqwest::Client::new(),
+            base: format!("{vers_url}/api/v1"),
+            key: key.into(),
+        }
     }
 
     /// The same client with another key.
     pub fn with_key(&self, key: &str) -> Api {
-        Api { key: key.into(), ..self.clone() }
+        Api {
+            key: key.into(),
+            ..self.clone()
+        }
     }
 
     /// Sends a request with a JSON body (or none) and returns the reply.
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> anyhow::Result<Reply> {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.base)).bearer_auth(&self.key);
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Reply> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -62,7 +77,12 @@ impl Api {
     }
 
     /// Sends raw bytes as the body (for malformed-input tests).
-    pub async fn call_raw(&self, method: Method, path: &str, body: &'static str) -> anyhow::Result<Reply> {
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: &'static str,
+    ) -> anyhow::Result<Reply> {
         let request = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
@@ -74,7 +94,10 @@ impl Api {
 
     async fn send(&self, request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Reply> {
         within(STEP_DEADLINE, what, async {
-            let response = request.send().await.with_context(|| format!("{what} failed"))?;
+            let response = request
+                .send()
+                .await
+                .with_context(|| format!("{what} failed"))?;
             let status = response.status();
             let text = response.text().await?;
             let body = if text.is_empty() {
@@ -104,33 +127,57 @@ impl Api {
 
     /// Creates a VM (waiting for boot) and returns its id.
     pub async fn new_vm(&self) -> anyhow::Result<String> {
-        let body = self.post("/vm/new_root?wait_boot=true", json!({"vm_config": {}})).await?.ok()?;
+        let body = self
+            .post("/vm/new_root?wait_boot=true", json!({"vm_config": {}}))
+            .await?
+            .ok()?;
         vm_id(&body)
     }
 
     /// Branches `source` (a VM or commit id) `count` times; returns the new VM ids.
     pub async fn branch(&self, source: &str, count: u32) -> anyhow::Result<Vec<String>> {
-        let body = self.post(&format!("/vm/{source}/branch?count={count}"), json!({})).await?.ok()?;
-        let vms = body["vms"].as_array().context("branch reply has no `vms` array")?;
+        let body = self
+            .post(&format!("/vm/{source}/branch?count={count}"), json!({}))
+            .await?
+            .ok()?;
+        let vms = body["vms"]
+            .as_array()
+            .context("branch reply has no `vms` array")?;
         vms.iter().map(vm_id).collect()
     }
 
     /// Commits `vm`; returns the commit id.
     pub async fn commit(&self, vm: &str) -> anyhow::Result<String> {
-        let body = self.post(&format!("/vm/{vm}/commit"), json!({})).await?.ok()?;
-        Ok(body["commit_id"].as_str().context("commit reply has no commit_id")?.to_owned())
+        let body = self
+            .post(&format!("/vm/{vm}/commit"), json!({}))
+            .await?
+            .ok()?;
+        Ok(body["commit_id"]
+            .as_str()
+            .context("commit reply has no commit_id")?
+            .to_owned())
     }
 
     /// Sets a VM's state (`Paused` or `Running`).
     pub async fn set_state(&self, vm: &str, state: &str) -> anyhow::Result<Reply> {
-        self.call(Method::PATCH, &format!("/vm/{vm}/state"), Some(json!({ "state": state }))).await
+        self.call(
+            Method::PATCH,
+            &format!("/vm/{vm}/state"),
+            Some(json!({ "state": state })),
+        )
+        .await
     }
 
     /// Runs argv through `POST /vm/{id}/exec`; returns `(exit_code, stdout, stderr)`.
     pub async fn exec(&self, vm: &str, argv: &[&str]) -> anyhow::Result<(i64, String, String)> {
-        let body = self.post(&format!("/vm/{vm}/exec"), json!({ "command": argv })).await?.ok()?;
+        let body = self
+            .post(&format!("/vm/{vm}/exec"), json!({ "command": argv }))
+            .await?
+            .ok()?;
         let text = |k: &str| body[k].as_str().unwrap_or_default().to_owned();
-        let code = body["exit_code"].as_i64().context("exec reply has no exit_code")?;
+        let code = body["exit_code"]
+            .as_i64()
+            .context("exec reply has no exit_code")?;
         Ok((code, text("stdout"), text("stderr")))
     }
 
@@ -146,25 +193,39 @@ impl Api {
     /// Writes a file through `PUT /vm/{id}/files`.
     pub async fn put_file(&self, vm: &str, path: &str, content: &[u8]) -> anyhow::Result<Reply> {
         let body = json!({ "path": path, "content_b64": B64.encode(content), "create_dirs": true });
-        self.call(Method::PUT, &format!("/vm/{vm}/files"), Some(body)).await
+        self.call(Method::PUT, &format!("/vm/{vm}/files"), Some(body))
+            .await
     }
 
     /// Reads a file through `GET /vm/{id}/files`.
     pub async fn get_file(&self, vm: &str, path: &str) -> anyhow::Result<Vec<u8>> {
         let query = reqwest::Url::parse_with_params("http://x/", [("path", path)])?;
-        let body = self.get(&format!("/vm/{vm}/files?{}", query.query().unwrap_or_default())).await?.ok()?;
-        let b64 = body["content_b64"].as_str().context("files reply has no content_b64")?;
+        let body = self
+            .get(&format!(
+                "/vm/{vm}/files?{}",
+                query.query().unwrap_or_default()
+            ))
+            .await?
+            .ok()?;
+        let b64 = body["content_b64"]
+            .as_str()
+            .context("files reply has no content_b64")?;
         Ok(B64.decode(b64)?)
     }
 
     /// The ids of all VMs listed by `GET /vms`.
     pub async fn vm_ids(&self) -> anyhow::Result<Vec<String>> {
         let body = self.get("/vms").await?.ok()?;
-        let vms = body.as_array().context("GET /vms did not return an array")?;
+        let vms = body
+            .as_array()
+            .context("GET /vms did not return an array")?;
         vms.iter().map(vm_id).collect()
     }
 }
 
 fn vm_id(value: &Value) -> anyhow::Result<String> {
-    Ok(value["vm_id"].as_str().with_context(|| format!("no vm_id in {value}"))?.to_owned())
+    Ok(value["vm_id"]
+        .as_str()
+        .with_context(|| format!("no vm_id in {value}"))?
+        .to_owned())
 }

@@ -45,7 +45,12 @@ impl Sim {
         let data = tempfile::Builder::new().prefix("tether-sim-").tempdir()?;
         let binary = binary.as_ref().to_path_buf();
         let (child, info) = spawn(&binary, data.path(), None).await?;
-        Ok(Sim { child: Some(child), info, binary, data })
+        Ok(Sim {
+            child: Some(child),
+            info,
+            binary,
+            data,
+        })
     }
 
     /// What the simulator printed on start.
@@ -70,7 +75,9 @@ impl Sim {
 
     /// Stops the simulator with SIGTERM and checks that it exits cleanly (status 0).
     pub async fn stop(&mut self) -> anyhow::Result<()> {
-        let Some(mut child) = self.child.take() else { return Ok(()) };
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
         terminate(&child)?;
         let status = within(STOP_GRACE, "tether sim to exit after SIGTERM", async {
             Ok(child.wait().await?)
@@ -101,7 +108,9 @@ impl Sim {
 
 impl Drop for Sim {
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         if terminate(&child).is_err() {
             return;
         }
@@ -120,13 +129,25 @@ impl Drop for Sim {
 fn terminate(child: &Child) -> anyhow::Result<()> {
     let pid = child.id().context("tether sim has already exited")?;
     let pid = Pid::from_raw(i32::try_from(pid)?);
-    kill(pid, Signal::SIGTERM).with_context(|| format!("could not send SIGTERM to tether sim (pid {pid})"))
+    kill(pid, Signal::SIGTERM)
+        .with_context(|| format!("could not send SIGTERM to tether sim (pid {pid})"))
 }
 
-async fn spawn(binary: &Path, data: &Path, addresses: Option<(String, String)>) -> anyhow::Result<(Child, SimInfo)> {
+async fn spawn(
+    binary: &Path,
+    data: &Path,
+    addresses: Option<(String, String)>,
+) -> anyhow::Result<(Child, SimInfo)> {
     let (api, gateway) = addresses.unwrap_or_else(|| ("127.0.0.1:0".into(), "127.0.0.1:0".into()));
     let mut child = Command::new(binary)
-        .args(["sim", "--listen", &api, "--gateway-listen", &gateway, "--data"])
+        .args([
+            "sim",
+            "--listen",
+            &api,
+            "--gateway-listen",
+            &gateway,
+            "--data",
+        ])
         .arg(data)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -137,7 +158,10 @@ async fn spawn(binary: &Path, data: &Path, addresses: Option<(String, String)>) 
     let stdout = child.stdout.take().context("no stdout pipe")?;
     let mut lines = BufReader::new(stdout).lines();
     let line = within(STEP_DEADLINE, "tether sim's startup line", async {
-        lines.next_line().await?.context("tether sim exited before printing its startup line")
+        lines
+            .next_line()
+            .await?
+            .context("tether sim exited before printing its startup line")
     })
     .await?;
     let info: SimInfo = serde_json::from_str(&line)

@@ -42,7 +42,11 @@ pub struct Ssh {
 
 impl Ssh {
     pub(crate) fn new(info: SimInfo, api: Api, vm_id: &str) -> Ssh {
-        Ssh { info, api, vm_id: vm_id.into() }
+        Ssh {
+            info,
+            api,
+            vm_id: vm_id.into(),
+        }
     }
 
     /// The VM's SSH host name: `<vm_id>.<vm_domain>`.
@@ -52,8 +56,14 @@ impl Ssh {
 
     /// Fetches the VM's private key from `/ssh_key` into a fresh 0600 file.
     pub async fn key_file(&self) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
-        let body = self.api.get(&format!("/vm/{}/ssh_key", self.vm_id)).await?.ok()?;
-        let key = body["ssh_private_key"].as_str().context("ssh_key reply has no ssh_private_key")?;
+        let body = self
+            .api
+            .get(&format!("/vm/{}/ssh_key", self.vm_id))
+            .await?
+            .ok()?;
+        let key = body["ssh_private_key"]
+            .as_str()
+            .context("ssh_key reply has no ssh_private_key")?;
         let dir = tempfile::Builder::new().prefix("tether-key-").tempdir()?;
         let path = dir.path().join("id");
         std::fs::write(&path, key)?;
@@ -69,7 +79,11 @@ impl Ssh {
             self.info.ssh_gateway
         );
         let mut argv = vec!["ssh".to_owned(), "-i".to_owned(), key.display().to_string()];
-        for option in ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", &proxy] {
+        for option in [
+            "StrictHostKeyChecking=no",
+            "UserKnownHostsFile=/dev/null",
+            &proxy,
+        ] {
             argv.extend(["-o".to_owned(), option.to_owned()]);
         }
         argv.extend([format!("root@{}", self.host()), remote.to_owned()]);
@@ -85,7 +99,10 @@ impl Ssh {
             self.info.ssh_gateway,
             self.info.ca_cert.display()
         );
-        let at = argv.iter().position(|a| a.starts_with("ProxyCommand=")).unwrap_or(0);
+        let at = argv
+            .iter()
+            .position(|a| a.starts_with("ProxyCommand="))
+            .unwrap_or(0);
         argv[at] = proxy;
         let remote_at = argv.len() - 2;
         for option in ["LogLevel=ERROR", "BatchMode=yes", "ConnectTimeout=20"] {
@@ -108,7 +125,9 @@ impl Ssh {
 
 /// Runs an argv with `stdin`, collecting output, within the step deadline.
 pub async fn run_argv(argv: &[String], stdin: &[u8]) -> anyhow::Result<SshOutput> {
-    let Some((program, args)) = argv.split_first() else { bail!("empty argv") };
+    let Some((program, args)) = argv.split_first() else {
+        bail!("empty argv")
+    };
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -127,5 +146,9 @@ pub async fn run_argv(argv: &[String], stdin: &[u8]) -> anyhow::Result<SshOutput
     })
     .await?;
     let _ = feeder.await;
-    Ok(SshOutput { code: output.status.code(), stdout: output.stdout, stderr: output.stderr })
+    Ok(SshOutput {
+        code: output.status.code(),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
 }

@@ -7,7 +7,9 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     /// The TCP connection could not be made.
-    #[error("could not reach {target} for {host}: {source}; check that the VM exists and is running, and the gateway address")]
+    #[error(
+        "could not reach {target} for {host}: {source}; check that the VM exists and is running, and the gateway address"
+    )]
     Connect {
         /// The address dialled.
         target: String,
@@ -18,7 +20,9 @@ pub enum TransportError {
         source: std::io::Error,
     },
     /// The TLS handshake failed (certificate not trusted, name mismatch, refused by the server).
-    #[error("TLS handshake with {host} failed: {source}; if this is the local simulator, point TETHER_CA_CERT at its ca_cert; an unknown or paused VM is also refused here")]
+    #[error(
+        "TLS handshake with {host} failed: {source}; if this is the local simulator, point TETHER_CA_CERT at its ca_cert; an unknown or paused VM is also refused here"
+    )]
     Tls {
         /// The SNI name.
         host: String,
@@ -35,7 +39,9 @@ pub enum TransportError {
         reason: String,
     },
     /// The VM's SSH host key differs from the one pinned on first use.
-    #[error("the SSH host key of {host} changed (pinned in {known_hosts}, line {line}); this can be an attack. If the VM was really replaced, delete that line and retry")]
+    #[error(
+        "the SSH host key of {host} changed (pinned in {known_hosts}, line {line}); this can be an attack. If the VM was really replaced, delete that line and retry"
+    )]
     HostKeyChanged {
         /// The VM's host name.
         host: String,
@@ -53,7 +59,9 @@ pub enum TransportError {
         reason: String,
     },
     /// The VM refused the SSH key.
-    #[error("{host} refused the SSH key for user {user}; fetch the VM's key again (GET /vm/<id>/ssh_key) — a key of another VM does not work")]
+    #[error(
+        "{host} refused the SSH key for user {user}; fetch the VM's key again (GET /vm/<id>/ssh_key) — a key of another VM does not work"
+    )]
     AuthRejected {
         /// The VM's host name.
         host: String,
@@ -70,7 +78,9 @@ pub enum TransportError {
         source: russh::Error,
     },
     /// A step took longer than its deadline.
-    #[error("{what} with {host} took longer than {after:?}; the VM may be overloaded or unreachable; retry")]
+    #[error(
+        "{what} with {host} took longer than {after:?}; the VM may be overloaded or unreachable; retry"
+    )]
     Timeout {
         /// What was being waited for.
         what: &'static str,
@@ -80,7 +90,9 @@ pub enum TransportError {
         after: Duration,
     },
     /// The caller's side of a streamed command failed: its stdin source or output writer.
-    #[error("{what} failed: {source}; the command was stopped; check the local file or stream and retry")]
+    #[error(
+        "{what} failed: {source}; the command was stopped; check the local file or stream and retry"
+    )]
     LocalIo {
         /// Which side failed.
         what: &'static str,
@@ -100,7 +112,9 @@ pub enum TransportError {
 
 fn disconnected(host: &str, started: bool) -> String {
     if started {
-        format!("the connection to {host} dropped while the command ran; it may still be running on the VM (check with `ps`); the next call reconnects")
+        format!(
+            "the connection to {host} dropped while the command ran; it may still be running on the VM (check with `ps`); the next call reconnects"
+        )
     } else {
         format!("the connection to {host} was lost before the command started; nothing ran; retry")
     }

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::{ChannelMsg, Sig};
 use bytes::Bytes;
+use russh::{ChannelMsg, Sig};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,10 @@ pub struct ExecSpec {
 impl ExecSpec {
     /// A plain shell command with no cwd, env, stdin or timeout.
     pub fn shell(command: impl Into<String>) -> ExecSpec {
-        ExecSpec { command: command.into(), ..ExecSpec::default() }
+        ExecSpec {
+            command: command.into(),
+            ..ExecSpec::default()
+        }
     }
 }
 
@@ -131,7 +134,8 @@ impl Session {
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
         cancel: Option<CancellationToken>,
     ) -> Result<ExecRun, TransportError> {
-        self.exec_io(spec, None, &mut Output::Callback(on_output), cancel).await
+        self.exec_io(spec, None, &mut Output::Callback(on_output), cancel)
+            .await
     }
 
     /// Runs `spec` with streamed input and output: stdin is read from `stdin` when given (else
@@ -148,7 +152,10 @@ impl Session {
         let mut channel = self.channel().await?;
         let refill = self.clone();
         tokio::spawn(async move { refill.prepare_spare().await });
-        channel.exec(true, wrap(&spec)).await.map_err(|source| self.ssh_error(source, false))?;
+        channel
+            .exec(true, wrap(&spec))
+            .await
+            .map_err(|source| self.ssh_error(source, false))?;
         let mut bytes: &[u8] = spec.stdin.as_deref().unwrap_or_default();
         let source: &mut (dyn AsyncRead + Send + Unpin) = match stdin {
             Some(stream) => stream,
@@ -184,7 +191,13 @@ impl Session {
                 return self.stop(channel, state, reason, output).await;
             }
         }
-        output.flush().await.map_err(|source| TransportError::LocalIo { what: "writing the command's output", source })?;
+        output
+            .flush()
+            .await
+            .map_err(|source| TransportError::LocalIo {
+                what: "writing the command's output",
+                source,
+            })?;
         state.finish(self.host())
     }
 
@@ -213,7 +226,10 @@ impl Session {
             Stop::Cancel => ExecOutcome::Cancelled,
             Stop::Local(what, source) => return Err(TransportError::LocalIo { what, source }),
         };
-        Ok(ExecRun { outcome, remote_pid: state.pid })
+        Ok(ExecRun {
+            outcome,
+            remote_pid: state.pid,
+        })
     }
 
     /// TERM, grace, KILL to the remote process group `pgid`, from a fresh channel.
@@ -225,7 +241,10 @@ impl Session {
              kill -KILL -- -{pgid} 2>/dev/null; exit 0"
         );
         let mut channel = self.channel().await?;
-        channel.exec(true, script).await.map_err(|source| self.ssh_error(source, true))?;
+        channel
+            .exec(true, script)
+            .await
+            .map_err(|source| self.ssh_error(source, true))?;
         let _ = channel.eof().await;
         let waited = tokio::time::timeout(KILL_GRACE + DRAIN_TIMEOUT, async {
             while channel.wait().await.is_some() {}
@@ -239,9 +258,15 @@ impl Session {
 
     fn ssh_error(&self, source: russh::Error, started: bool) -> TransportError {
         if self.is_closed() {
-            TransportError::Disconnected { host: self.host().into(), started }
+            TransportError::Disconnected {
+                host: self.host().into(),
+                started,
+            }
         } else {
-            TransportError::Ssh { host: self.host().into(), source }
+            TransportError::Ssh {
+                host: self.host().into(),
+                source,
+            }
         }
     }
 }
@@ -284,7 +309,11 @@ impl RunState {
             }
             Some(end) => {
                 self.pid_line.extend_from_slice(&data[..end]);
-                self.pid = String::from_utf8_lossy(&self.pid_line).trim().parse().ok().or(Some(0));
+                self.pid = String::from_utf8_lossy(&self.pid_line)
+                    .trim()
+                    .parse()
+                    .ok()
+                    .or(Some(0));
                 (end + 1 < data.len()).then(|| data.slice(end + 1..))
             }
         }
@@ -292,8 +321,14 @@ impl RunState {
 
     fn finish(self, host: &str) -> Result<ExecRun, TransportError> {
         match self.outcome {
-            Some(outcome) => Ok(ExecRun { outcome, remote_pid: self.pid }),
-            None => Err(TransportError::Disconnected { host: host.into(), started: true }),
+            Some(outcome) => Ok(ExecRun {
+                outcome,
+                remote_pid: self.pid,
+            }),
+            None => Err(TransportError::Disconnected {
+                host: host.into(),
+                started: true,
+            }),
         }
     }
 }
@@ -337,7 +372,11 @@ fn wrap(spec: &ExecSpec) -> String {
     if let Some(cwd) = &spec.cwd {
         script.push_str(&format!("cd -- {} || exit 1; ", quote(cwd)));
     }
-    let env: String = spec.env.iter().map(|(k, v)| format!("{} ", quote(&format!("{k}={v}")))).collect();
+    let env: String = spec
+        .env
+        .iter()
+        .map(|(k, v)| format!("{} ", quote(&format!("{k}={v}"))))
+        .collect();
     let command = quote(&spec.command);
     script.push_str(&format!(
         "if command -v bash >/dev/null 2>&1; then exec env {env}bash -c {command}; else exec env {env}sh -c {command}; fi"
@@ -347,7 +386,10 @@ fn wrap(spec: &ExecSpec) -> String {
 
 /// POSIX single-quoting.
 fn quote(text: &str) -> String {
-    shlex::try_quote(text).map_or_else(|_| format!("'{}'", text.replace('\'', "'\\''")), |q| q.into_owned())
+    shlex::try_quote(text).map_or_else(
+        |_| format!("'{}'", text.replace('\'', "'\\''")),
+        |q| q.into_owned(),
+    )
 }
 
 #[cfg(test)]
@@ -360,7 +402,9 @@ mod tests {
         let mut state = RunState::default();
         let mut seen = Vec::new();
         for chunk in [b"12".as_slice(), b"34\nhello ", b"world\n"] {
-            if let Some((_, bytes)) = state.take(ChannelMsg::Data { data: Bytes::copy_from_slice(chunk) }) {
+            if let Some((_, bytes)) = state.take(ChannelMsg::Data {
+                data: Bytes::copy_from_slice(chunk),
+            }) {
                 seen.extend_from_slice(&bytes);
             }
         }
@@ -379,7 +423,12 @@ mod tests {
             ..ExecSpec::default()
         };
         let script = wrap(&spec);
-        let output = std::process::Command::new("sh").arg("-c").arg(&script).env_clear().output().unwrap();
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env_clear()
+            .output()
+            .unwrap();
         let stdout = String::from_utf8(output.stdout).unwrap();
         let (pid, rest) = stdout.split_once('\n').unwrap();
         assert!(pid.parse::<u32>().is_ok(), "{stdout}");

@@ -26,7 +26,12 @@ impl KnownHosts {
 
     /// Accepts `key` for `host` if it matches the pin, pins it if there is none, and refuses
     /// it if another key is pinned.
-    pub fn check_or_pin(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), TransportError> {
+    pub fn check_or_pin(
+        &self,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+    ) -> Result<(), TransportError> {
         match russh::keys::check_known_hosts_path(host, port, key, &self.path) {
             Ok(true) => Ok(()),
             Ok(false) => self.pin(host, port, key),
@@ -52,6 +57,9 @@ impl KnownHosts {
     }
 
     fn error(&self, reason: String) -> TransportError {
-        TransportError::KnownHosts { known_hosts: self.path.clone(), reason }
+        TransportError::KnownHosts {
+            known_hosts: self.path.clone(),
+            reason,
+        }
     }
 }

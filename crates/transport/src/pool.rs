@@ -10,7 +10,9 @@ use tokio::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{Endpoint, ExecRun, ExecSpec, Output, Session, Stream, TransportConfig, TransportError};
+use crate::{
+    Endpoint, ExecRun, ExecSpec, Output, Session, Stream, TransportConfig, TransportError,
+};
 
 /// First wait after a failed connect; doubles per failure up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
@@ -24,7 +26,10 @@ enum Slot {
     /// A live session.
     Ready(Arc<Session>),
     /// The last attempt failed; the next may start at `retry_at`.
-    Failed { retry_at: Instant, backoff: Duration },
+    Failed {
+        retry_at: Instant,
+        backoff: Duration,
+    },
 }
 
 /// Connections keyed by endpoint. Concurrent callers for one endpoint share one connect attempt
@@ -39,11 +44,19 @@ impl Pool {
     /// A pool using `config`.
     pub fn new(config: TransportConfig) -> Result<Pool, TransportError> {
         let tls = crate::client_config(config.extra_ca.as_deref())?;
-        Ok(Pool { config, tls, slots: Mutex::new(HashMap::new()) })
+        Ok(Pool {
+            config,
+            tls,
+            slots: Mutex::new(HashMap::new()),
+        })
     }
 
     /// A live session to `endpoint`, connecting (or reconnecting) with `key` if needed.
-    pub async fn session(&self, endpoint: &Endpoint, key: &Arc<PrivateKey>) -> Result<Arc<Session>, TransportError> {
+    pub async fn session(
+        &self,
+        endpoint: &Endpoint,
+        key: &Arc<PrivateKey>,
+    ) -> Result<Arc<Session>, TransportError> {
         let slot = self.slot(endpoint);
         let mut slot = slot.lock().await;
         if let Slot::Ready(session) = &*slot {
@@ -67,7 +80,10 @@ impl Pool {
                 Ok(session)
             }
             Err(err) => {
-                *slot = Slot::Failed { retry_at: Instant::now() + backoff, backoff };
+                *slot = Slot::Failed {
+                    retry_at: Instant::now() + backoff,
+                    backoff,
+                };
                 Err(err)
             }
         }
@@ -83,7 +99,15 @@ impl Pool {
         on_output: &mut (dyn FnMut(Stream, &[u8]) + Send),
         cancel: Option<CancellationToken>,
     ) -> Result<ExecRun, TransportError> {
-        self.exec_io(endpoint, key, spec, None, &mut Output::Callback(on_output), cancel).await
+        self.exec_io(
+            endpoint,
+            key,
+            spec,
+            None,
+            &mut Output::Callback(on_output),
+            cancel,
+        )
+        .await
     }
 
     /// Like [`Pool::exec`] with streamed input and output, as [`Session::exec_io`].
@@ -97,13 +121,21 @@ impl Pool {
         cancel: Option<CancellationToken>,
     ) -> Result<ExecRun, TransportError> {
         let session = self.session(endpoint, key).await?;
-        let first = stdin.as_mut().map(|s| &mut **s as &mut (dyn AsyncRead + Send + Unpin));
-        match session.exec_io(spec.clone(), first, output, cancel.clone()).await {
+        let first = stdin
+            .as_mut()
+            .map(|s| &mut **s as &mut (dyn AsyncRead + Send + Unpin));
+        match session
+            .exec_io(spec.clone(), first, output, cancel.clone())
+            .await
+        {
             Err(TransportError::Disconnected { started: false, .. }) => {
                 // Nothing was read from `stdin` or written to `output` yet.
                 tracing::debug!(host = %endpoint.host, "stale connection; reconnecting once");
                 self.forget(endpoint).await;
-                self.session(endpoint, key).await?.exec_io(spec, stdin, output, cancel).await
+                self.session(endpoint, key)
+                    .await?
+                    .exec_io(spec, stdin, output, cancel)
+                    .await
             }
             other => other,
         }
@@ -111,7 +143,11 @@ impl Pool {
 
     /// Drops the connection to `endpoint` (e.g. when its VM is deleted).
     pub async fn forget(&self, endpoint: &Endpoint) {
-        let slot = self.slots.lock().ok().and_then(|mut slots| slots.remove(endpoint));
+        let slot = self
+            .slots
+            .lock()
+            .ok()
+            .and_then(|mut slots| slots.remove(endpoint));
         if let Some(slot) = slot {
             *slot.lock().await = Slot::Idle;
         }
@@ -122,6 +158,9 @@ impl Pool {
             Ok(slots) => slots,
             Err(poisoned) => poisoned.into_inner(),
         };
-        slots.entry(endpoint.clone()).or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Slot::Idle))).clone()
+        slots
+            .entry(endpoint.clone())
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Slot::Idle)))
+            .clone()
     }
 }

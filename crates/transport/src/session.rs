@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use russh::Channel;
 use russh::client::{self, Handle, Msg};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::Channel;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -41,16 +41,34 @@ impl Endpoint {
     pub fn vers(vm_id: &str, vm_domain: &str, gateway: Option<&str>) -> Endpoint {
         let host = format!("{vm_id}.{vm_domain}");
         let dial = gateway.map_or_else(|| format!("{host}:443"), str::to_owned);
-        Endpoint { host, dial, tls: true, user: "root".into() }
+        Endpoint {
+            host,
+            dial,
+            tls: true,
+            user: "root".into(),
+        }
     }
 
     /// A plain SSH host (no TLS).
     pub fn plain(host: &str, port: u16, user: &str) -> Endpoint {
-        Endpoint { host: host.into(), dial: format!("{host}:{port}"), tls: false, user: user.into() }
+        Endpoint {
+            host: host.into(),
+            dial: format!("{host}:{port}"),
+            tls: false,
+            user: user.into(),
+        }
     }
 
     fn pin_port(&self) -> u16 {
-        if self.tls { 443 } else { self.dial.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(22) }
+        if self.tls {
+            443
+        } else {
+            self.dial
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(22)
+        }
     }
 }
 
@@ -66,7 +84,10 @@ pub struct TransportConfig {
 impl TransportConfig {
     /// Public roots only, pins in `known_hosts`.
     pub fn new(known_hosts: impl Into<PathBuf>) -> TransportConfig {
-        TransportConfig { known_hosts: KnownHosts::new(known_hosts), extra_ca: None }
+        TransportConfig {
+            known_hosts: KnownHosts::new(known_hosts),
+            extra_ca: None,
+        }
     }
 }
 
@@ -128,9 +149,15 @@ impl Session {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(source)) if self.is_closed() => {
                 tracing::debug!(%source, host = %self.endpoint.host, "channel open on a closed connection");
-                Err(TransportError::Disconnected { host: self.endpoint.host.clone(), started: false })
+                Err(TransportError::Disconnected {
+                    host: self.endpoint.host.clone(),
+                    started: false,
+                })
             }
-            Ok(Err(source)) => Err(TransportError::Ssh { host: self.endpoint.host.clone(), source }),
+            Ok(Err(source)) => Err(TransportError::Ssh {
+                host: self.endpoint.host.clone(),
+                source,
+            }),
             Err(_) => Err(TransportError::Timeout {
                 what: "opening a channel",
                 host: self.endpoint.host.clone(),
@@ -150,27 +177,40 @@ async fn connect_inner(
     config: &TransportConfig,
     tls: &Arc<rustls::ClientConfig>,
 ) -> Result<Session, TransportError> {
-    let tcp = TcpStream::connect(&endpoint.dial).await.map_err(|source| TransportError::Connect {
-        target: endpoint.dial.clone(),
-        host: endpoint.host.clone(),
-        source,
-    })?;
+    let tcp =
+        TcpStream::connect(&endpoint.dial)
+            .await
+            .map_err(|source| TransportError::Connect {
+                target: endpoint.dial.clone(),
+                host: endpoint.host.clone(),
+                source,
+            })?;
     let _ = tcp.set_nodelay(true);
     let client = Client::new(endpoint, config.known_hosts.clone());
     let rejected = client.rejected.clone();
     let handle = if endpoint.tls {
         let name = rustls::pki_types::ServerName::try_from(endpoint.host.clone()).map_err(|e| {
-            TransportError::Tls { host: endpoint.host.clone(), source: std::io::Error::other(e) }
+            TransportError::Tls {
+                host: endpoint.host.clone(),
+                source: std::io::Error::other(e),
+            }
         })?;
         let stream = TlsConnector::from(tls.clone())
             .connect(name, tcp)
             .await
-            .map_err(|source| TransportError::Tls { host: endpoint.host.clone(), source })?;
+            .map_err(|source| TransportError::Tls {
+                host: endpoint.host.clone(),
+                source,
+            })?;
         handshake(endpoint, stream, client, &rejected).await?
     } else {
         handshake(endpoint, tcp, client, &rejected).await?
     };
-    let mut session = Session { handle, endpoint: endpoint.clone(), spare: Default::default() };
+    let mut session = Session {
+        handle,
+        endpoint: endpoint.clone(),
+        spare: Default::default(),
+    };
     authenticate(&mut session, key).await?;
     Ok(session)
 }
@@ -194,18 +234,33 @@ where
         Ok(handle) => Ok(handle),
         Err(source) => {
             let pinned = rejected.lock().ok().and_then(|mut r| r.take());
-            Err(pinned.unwrap_or(TransportError::Ssh { host: endpoint.host.clone(), source }))
+            Err(pinned.unwrap_or(TransportError::Ssh {
+                host: endpoint.host.clone(),
+                source,
+            }))
         }
     }
 }
 
 async fn authenticate(session: &mut Session, key: &Arc<PrivateKey>) -> Result<(), TransportError> {
     let host = session.endpoint.host.clone();
-    let ssh_error = |source| TransportError::Ssh { host: host.clone(), source };
-    let hash = session.handle.best_supported_rsa_hash().await.map_err(ssh_error)?.flatten();
+    let ssh_error = |source| TransportError::Ssh {
+        host: host.clone(),
+        source,
+    };
+    let hash = session
+        .handle
+        .best_supported_rsa_hash()
+        .await
+        .map_err(ssh_error)?
+        .flatten();
     let key = PrivateKeyWithHashAlg::new(key.clone(), hash);
     let user = session.endpoint.user.clone();
-    let result = session.handle.authenticate_publickey(&user, key).await.map_err(ssh_error)?;
+    let result = session
+        .handle
+        .authenticate_publickey(&user, key)
+        .await
+        .map_err(ssh_error)?;
     if result.success() {
         Ok(())
     } else {
@@ -223,14 +278,22 @@ pub(crate) struct Client {
 
 impl Client {
     fn new(endpoint: &Endpoint, known_hosts: KnownHosts) -> Client {
-        Client { host: endpoint.host.clone(), port: endpoint.pin_port(), known_hosts, rejected: Default::default() }
+        Client {
+            host: endpoint.host.clone(),
+            port: endpoint.pin_port(),
+            known_hosts,
+            rejected: Default::default(),
+        }
     }
 }
 
 impl client::Handler for Client {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
             return Ok(false);
         };

@@ -39,5 +39,8 @@ fn add_pem(roots: &mut RootCertStore, path: &Path) -> Result<(), TransportError>
 }
 
 fn ca_error(path: &Path, reason: String) -> TransportError {
-    TransportError::CaCert { path: path.to_path_buf(), reason }
+    TransportError::CaCert {
+        path: path.to_path_buf(),
+        reason,
+    }
 }

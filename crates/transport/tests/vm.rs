@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use russh::keys::PrivateKey;
 use tether_testkit::Sim;
-use tether_transport::{Endpoint, ExecOutcome, ExecSpec, Pool, Stream, TransportConfig, TransportError};
+use tether_transport::{
+    Endpoint, ExecOutcome, ExecSpec, Pool, Stream, TransportConfig, TransportError,
+};
 use tokio_util::sync::CancellationToken;
 
 struct Fixture {
@@ -21,7 +23,12 @@ impl Fixture {
         let sim = Sim::start(tether_binary()).await.unwrap();
         let vm = sim.api().new_vm().await.unwrap();
         let key = key_of(&sim, &vm).await;
-        Fixture { sim, vm, key, pins: tempfile::tempdir().unwrap() }
+        Fixture {
+            sim,
+            vm,
+            key,
+            pins: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn endpoint(&self) -> Endpoint {
@@ -44,12 +51,22 @@ impl Fixture {
 fn tether_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().unwrap().parent().unwrap().join("tether");
-    assert!(path.exists(), "{} is missing: run `cargo build -p tether` first", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p tether` first",
+        path.display()
+    );
     path
 }
 
 async fn key_of(sim: &Sim, vm: &str) -> Arc<PrivateKey> {
-    let body = sim.api().get(&format!("/vm/{vm}/ssh_key")).await.unwrap().ok().unwrap();
+    let body = sim
+        .api()
+        .get(&format!("/vm/{vm}/ssh_key"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     Arc::new(PrivateKey::from_openssh(body["ssh_private_key"].as_str().unwrap()).unwrap())
 }
 
@@ -59,14 +76,25 @@ struct Collected {
     outcome: ExecOutcome,
 }
 
-async fn run(pool: &Pool, f: &Fixture, spec: ExecSpec, cancel: Option<CancellationToken>) -> Result<Collected, TransportError> {
+async fn run(
+    pool: &Pool,
+    f: &Fixture,
+    spec: ExecSpec,
+    cancel: Option<CancellationToken>,
+) -> Result<Collected, TransportError> {
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     let mut sink = |stream: Stream, bytes: &[u8]| match stream {
         Stream::Stdout => stdout.extend_from_slice(bytes),
         Stream::Stderr => stderr.extend_from_slice(bytes),
     };
-    let run = pool.exec(&f.endpoint(), &f.key, spec, &mut sink, cancel).await?;
-    Ok(Collected { stdout, stderr, outcome: run.outcome })
+    let run = pool
+        .exec(&f.endpoint(), &f.key, spec, &mut sink, cancel)
+        .await?;
+    Ok(Collected {
+        stdout,
+        stderr,
+        outcome: run.outcome,
+    })
 }
 
 #[tokio::test]
@@ -81,11 +109,16 @@ async fn exec_streams_output_codes_stdin_cwd_and_env() {
         timeout: None,
     };
     let out = run(&pool, &f, spec, None).await.unwrap();
-    assert_eq!(String::from_utf8(out.stdout).unwrap(), "/tmp\nhi there\nABC");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "/tmp\nhi there\nABC"
+    );
     assert_eq!(out.stderr, b"err\n");
     assert_eq!(out.outcome, ExecOutcome::Exited(3));
 
-    let killed = run(&pool, &f, ExecSpec::shell("kill -9 $$"), None).await.unwrap();
+    let killed = run(&pool, &f, ExecSpec::shell("kill -9 $$"), None)
+        .await
+        .unwrap();
     assert_eq!(killed.outcome, ExecOutcome::Signaled("KILL".into()));
 }
 
@@ -94,7 +127,9 @@ async fn local_environment_does_not_reach_the_vm() {
     // SAFETY: set before any other thread of this test process reads the environment.
     unsafe { std::env::set_var("TETHER_TEST_SECRET", "must-not-leak") };
     let f = Fixture::new().await;
-    let out = run(&f.pool(), &f, ExecSpec::shell("env"), None).await.unwrap();
+    let out = run(&f.pool(), &f, ExecSpec::shell("env"), None)
+        .await
+        .unwrap();
     let env = String::from_utf8(out.stdout).unwrap();
     assert!(!env.contains("must-not-leak"), "{env}");
 }
@@ -112,8 +147,14 @@ async fn timeout_returns_output_so_far_and_kills_the_process_group() {
     let out = run(&pool, &f, spec, None).await.unwrap();
     assert_eq!(out.outcome, ExecOutcome::TimedOut);
     assert_eq!(out.stdout, b"started\n");
-    assert!(began.elapsed() < Duration::from_secs(20), "took {:?}", began.elapsed());
-    let ps = run(&pool, &f, ExecSpec::shell("ps -eo args"), None).await.unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "took {:?}",
+        began.elapsed()
+    );
+    let ps = run(&pool, &f, ExecSpec::shell("ps -eo args"), None)
+        .await
+        .unwrap();
     let ps = String::from_utf8(ps.stdout).unwrap();
     assert!(!ps.contains("sleep 30"), "leftover processes:\n{ps}");
 }
@@ -136,7 +177,9 @@ async fn cancel_stops_a_running_command() {
     let run_result = session.exec(spec, &mut sink, Some(cancel)).await.unwrap();
     assert_eq!(run_result.outcome, ExecOutcome::Cancelled);
     assert_eq!(stdout, b"ready\n");
-    let ps = run(&pool, &f, ExecSpec::shell("ps -eo args"), None).await.unwrap();
+    let ps = run(&pool, &f, ExecSpec::shell("ps -eo args"), None)
+        .await
+        .unwrap();
     assert!(!String::from_utf8(ps.stdout).unwrap().contains("sleep 300"));
 }
 
@@ -145,12 +188,18 @@ async fn concurrent_calls_share_one_connection() {
     let f = Fixture::new().await;
     let pool = f.pool();
     let first = pool.session(&f.endpoint(), &f.key).await.unwrap();
-    let runs = futures::future::join_all((0..16).map(|i| run(&pool, &f, ExecSpec::shell(format!("echo {i}")), None))).await;
+    let runs = futures::future::join_all(
+        (0..16).map(|i| run(&pool, &f, ExecSpec::shell(format!("echo {i}")), None)),
+    )
+    .await;
     for (i, out) in runs.into_iter().enumerate() {
         assert_eq!(out.unwrap().stdout, format!("{i}\n").into_bytes());
     }
     let again = pool.session(&f.endpoint(), &f.key).await.unwrap();
-    assert!(Arc::ptr_eq(&first, &again), "the pool opened a second connection");
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "the pool opened a second connection"
+    );
 }
 
 #[tokio::test]
@@ -158,15 +207,29 @@ async fn a_changed_host_key_is_refused() {
     let f = Fixture::new().await;
     // Pin a different key for this VM's name, as if the VM had been swapped.
     let other = f.sim.api().new_vm().await.unwrap();
-    let other_endpoint = Endpoint::vers(&other, &f.sim.info().vm_domain, Some(&f.sim.info().ssh_gateway));
+    let other_endpoint = Endpoint::vers(
+        &other,
+        &f.sim.info().vm_domain,
+        Some(&f.sim.info().ssh_gateway),
+    );
     let other_key = key_of(&f.sim, &other).await;
     f.pool().session(&other_endpoint, &other_key).await.unwrap();
     let pins = f.pins.path().join("known_hosts");
-    let text = std::fs::read_to_string(&pins).unwrap().replace(&other, &f.vm);
+    let text = std::fs::read_to_string(&pins)
+        .unwrap()
+        .replace(&other, &f.vm);
     std::fs::write(&pins, text).unwrap();
 
-    let err = f.pool().session(&f.endpoint(), &f.key).await.err().expect("a changed key must be refused");
-    assert!(matches!(err, TransportError::HostKeyChanged { .. }), "{err}");
+    let err = f
+        .pool()
+        .session(&f.endpoint(), &f.key)
+        .await
+        .err()
+        .expect("a changed key must be refused");
+    assert!(
+        matches!(err, TransportError::HostKeyChanged { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("delete that line"), "{err}");
 }
 
@@ -174,12 +237,21 @@ async fn a_changed_host_key_is_refused() {
 async fn wrong_ca_and_wrong_key_are_refused() {
     let f = Fixture::new().await;
     let no_ca = Pool::new(TransportConfig::new(f.pins.path().join("kh2"))).unwrap();
-    let err = no_ca.session(&f.endpoint(), &f.key).await.err().expect("untrusted certificate must fail");
+    let err = no_ca
+        .session(&f.endpoint(), &f.key)
+        .await
+        .err()
+        .expect("untrusted certificate must fail");
     assert!(matches!(err, TransportError::Tls { .. }), "{err}");
 
     let other = f.sim.api().new_vm().await.unwrap();
     let wrong_key = key_of(&f.sim, &other).await;
-    let err = f.pool().session(&f.endpoint(), &wrong_key).await.err().expect("a wrong key must fail");
+    let err = f
+        .pool()
+        .session(&f.endpoint(), &wrong_key)
+        .await
+        .err()
+        .expect("a wrong key must fail");
     assert!(matches!(err, TransportError::AuthRejected { .. }), "{err}");
 }
 
@@ -187,9 +259,18 @@ async fn wrong_ca_and_wrong_key_are_refused() {
 async fn pin_file_is_private() {
     use std::os::unix::fs::PermissionsExt;
     let f = Fixture::new().await;
-    run(&f.pool(), &f, ExecSpec::shell("true"), None).await.unwrap();
-    let mode = std::fs::metadata(f.pins.path().join("known_hosts")).unwrap().permissions().mode();
-    assert_eq!(mode & 0o077, 0, "known_hosts is readable by others: {mode:o}");
+    run(&f.pool(), &f, ExecSpec::shell("true"), None)
+        .await
+        .unwrap();
+    let mode = std::fs::metadata(f.pins.path().join("known_hosts"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o077,
+        0,
+        "known_hosts is readable by others: {mode:o}"
+    );
 }
 
 #[tokio::test]
@@ -199,8 +280,14 @@ async fn the_pool_reconnects_after_the_simulator_restarts() {
     let endpoint_before = f.endpoint();
     run(&pool, &f, ExecSpec::shell("true"), None).await.unwrap();
     f.sim.restart().await.unwrap();
-    assert_eq!(f.endpoint(), endpoint_before, "the simulator came back on the same addresses");
+    assert_eq!(
+        f.endpoint(),
+        endpoint_before,
+        "the simulator came back on the same addresses"
+    );
     // The old connection is dead; the pool must notice and redial by itself.
-    let out = run(&pool, &f, ExecSpec::shell("hostname"), None).await.unwrap();
+    let out = run(&pool, &f, ExecSpec::shell("hostname"), None)
+        .await
+        .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), f.vm);
 }

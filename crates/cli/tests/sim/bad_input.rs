@@ -13,11 +13,21 @@ async fn bad_requests_get_clear_errors() {
     let api = sim.api();
     let mut report = String::new();
     let mut record = |what: &str, reply: &tether_testkit::Reply| {
-        assert_eq!(reply.body["success"], false, "{what}: error body shape {reply:?}");
-        report.push_str(&format!("{what}: {} {}\n", reply.status.as_u16(), reply.error()));
+        assert_eq!(
+            reply.body["success"], false,
+            "{what}: error body shape {reply:?}"
+        );
+        report.push_str(&format!(
+            "{what}: {} {}\n",
+            reply.status.as_u16(),
+            reply.error()
+        ));
     };
 
-    let reply = api.call_raw(Method::POST, "/vm/new_root", "{\"vm_config\": ").await.unwrap();
+    let reply = api
+        .call_raw(Method::POST, "/vm/new_root", "{\"vm_config\": ")
+        .await
+        .unwrap();
     assert_eq!(reply.status, 400);
     record("malformed JSON", &reply);
 
@@ -25,7 +35,10 @@ async fn bad_requests_get_clear_errors() {
     assert_eq!(reply.status, 404);
     record("unknown VM", &reply);
 
-    let reply = api.post("/vm/from_commit", json!({ "commit_id": UNKNOWN })).await.unwrap();
+    let reply = api
+        .post("/vm/from_commit", json!({ "commit_id": UNKNOWN }))
+        .await
+        .unwrap();
     assert_eq!(reply.status, 404);
     record("unknown commit", &reply);
 
@@ -37,14 +50,27 @@ async fn bad_requests_get_clear_errors() {
     let reply = api.set_state(&vm, "Sleeping").await.unwrap();
     assert_eq!(reply.status, 400);
     record("state Sleeping", &reply.clone());
-    assert!(reply.error().contains("Paused") && reply.error().contains("Running"), "{reply:?}");
+    assert!(
+        reply.error().contains("Paused") && reply.error().contains("Running"),
+        "{reply:?}"
+    );
 
-    api.delete(&format!("/vm/{vm}")).await.unwrap().ok().unwrap();
-    let reply = api.post(&format!("/vm/{vm}/branch"), json!({})).await.unwrap();
+    api.delete(&format!("/vm/{vm}"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
+    let reply = api
+        .post(&format!("/vm/{vm}/branch"), json!({}))
+        .await
+        .unwrap();
     assert_eq!(reply.status, 404);
     record("branch of a deleted VM", &reply);
 
-    let reply = api.get(&format!("/vm/{UNKNOWN}/files?path=relative/path")).await.unwrap();
+    let reply = api
+        .get(&format!("/vm/{UNKNOWN}/files?path=relative/path"))
+        .await
+        .unwrap();
     assert!(matches!(reply.status.as_u16(), 400 | 404));
 
     insta::assert_snapshot!(report.replace(&vm, "<vm>"));

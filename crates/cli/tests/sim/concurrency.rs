@@ -13,7 +13,9 @@ async fn twenty_vms_created_in_parallel_are_all_usable() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), 20);
-    let names = try_join_all(ids.iter().map(|vm| api.sh(vm, "hostname"))).await.unwrap();
+    let names = try_join_all(ids.iter().map(|vm| api.sh(vm, "hostname")))
+        .await
+        .unwrap();
     for (vm, name) in ids.iter().zip(names) {
         assert_eq!(name.trim(), vm);
     }
@@ -21,7 +23,12 @@ async fn twenty_vms_created_in_parallel_are_all_usable() {
     assert!(ids.iter().all(|vm| listed.contains(vm)));
     // SSH works for all of them at once, too.
     let sim = &sim;
-    let outs = try_join_all(ids.iter().map(|vm| async move { sim.ssh(vm).run("hostname").await })).await.unwrap();
+    let outs = try_join_all(
+        ids.iter()
+            .map(|vm| async move { sim.ssh(vm).run("hostname").await }),
+    )
+    .await
+    .unwrap();
     for (vm, out) in ids.iter().zip(outs) {
         assert_eq!(out.stdout_str().trim(), vm, "{}", out.stderr_str());
     }

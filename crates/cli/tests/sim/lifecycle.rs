@@ -14,16 +14,34 @@ async fn create_list_status_delete() {
     let vm = api.new_vm().await.unwrap();
     assert!(api.vm_ids().await.unwrap().contains(&vm));
 
-    let status = api.get(&format!("/vm/{vm}/status")).await.unwrap().ok().unwrap();
+    let status = api
+        .get(&format!("/vm/{vm}/status"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(status["vm_id"], vm);
     assert_eq!(status["state"], "running");
-    let meta = api.get(&format!("/vm/{vm}/metadata")).await.unwrap().ok().unwrap();
+    let meta = api
+        .get(&format!("/vm/{vm}/metadata"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(meta["vm_id"], vm);
 
-    let deleted = api.delete(&format!("/vm/{vm}")).await.unwrap().ok().unwrap();
+    let deleted = api
+        .delete(&format!("/vm/{vm}"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(deleted["vm_id"], vm);
     assert!(!api.vm_ids().await.unwrap().contains(&vm));
-    assert_eq!(api.get(&format!("/vm/{vm}/status")).await.unwrap().status, 404);
+    assert_eq!(
+        api.get(&format!("/vm/{vm}/status")).await.unwrap().status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -31,7 +49,9 @@ async fn branch_with_count_three_copies_the_disk() {
     let sim = sim().await;
     let api = sim.api();
     let parent = api.new_vm().await.unwrap();
-    api.sh(&parent, "echo from-parent > /root/marker").await.unwrap();
+    api.sh(&parent, "echo from-parent > /root/marker")
+        .await
+        .unwrap();
 
     let children = api.branch(&parent, 3).await.unwrap();
     assert_eq!(children.len(), 3);
@@ -41,17 +61,38 @@ async fn branch_with_count_three_copies_the_disk() {
     assert_eq!(unique.len(), 3, "branch ids must differ: {children:?}");
     for child in &children {
         assert_ne!(child, &parent);
-        assert_eq!(api.sh(child, "cat /root/marker").await.unwrap(), "from-parent\n");
+        assert_eq!(
+            api.sh(child, "cat /root/marker").await.unwrap(),
+            "from-parent\n"
+        );
         assert_eq!(api.sh(child, "hostname").await.unwrap().trim(), child);
-        let status = api.get(&format!("/vm/{child}/status")).await.unwrap().ok().unwrap();
+        let status = api
+            .get(&format!("/vm/{child}/status"))
+            .await
+            .unwrap()
+            .ok()
+            .unwrap();
         assert_eq!(status["state"], "running");
     }
     // Branches are independent of each other and of the parent.
-    api.sh(&children[0], "echo changed > /root/marker").await.unwrap();
-    assert_eq!(api.sh(&children[1], "cat /root/marker").await.unwrap(), "from-parent\n");
-    assert_eq!(api.sh(&parent, "cat /root/marker").await.unwrap(), "from-parent\n");
+    api.sh(&children[0], "echo changed > /root/marker")
+        .await
+        .unwrap();
+    assert_eq!(
+        api.sh(&children[1], "cat /root/marker").await.unwrap(),
+        "from-parent\n"
+    );
+    assert_eq!(
+        api.sh(&parent, "cat /root/marker").await.unwrap(),
+        "from-parent\n"
+    );
     // The parent keeps running after it was branched.
-    let status = api.get(&format!("/vm/{parent}/status")).await.unwrap().ok().unwrap();
+    let status = api
+        .get(&format!("/vm/{parent}/status"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(status["state"], "running");
 }
 
@@ -60,7 +101,9 @@ async fn commit_then_restore_has_the_files() {
     let sim = sim().await;
     let api = sim.api();
     let vm = api.new_vm().await.unwrap();
-    api.sh(&vm, "mkdir -p /srv/app && echo v1 > /srv/app/version").await.unwrap();
+    api.sh(&vm, "mkdir -p /srv/app && echo v1 > /srv/app/version")
+        .await
+        .unwrap();
     let commit = api.commit(&vm).await.unwrap();
     api.sh(&vm, "echo v2 > /srv/app/version").await.unwrap();
 
@@ -68,13 +111,27 @@ async fn commit_then_restore_has_the_files() {
     let listed: Vec<&Value> = commits["commits"].as_array().unwrap().iter().collect();
     assert!(listed.iter().any(|c| c["commit_id"] == commit), "{commits}");
 
-    let restored = api.post("/vm/from_commit", json!({ "commit_id": commit })).await.unwrap();
+    let restored = api
+        .post("/vm/from_commit", json!({ "commit_id": commit }))
+        .await
+        .unwrap();
     let restored = restored.ok().unwrap()["vm_id"].as_str().unwrap().to_owned();
-    assert_eq!(api.sh(&restored, "cat /srv/app/version").await.unwrap(), "v1\n");
-    let meta = api.get(&format!("/vm/{restored}/metadata")).await.unwrap().ok().unwrap();
+    assert_eq!(
+        api.sh(&restored, "cat /srv/app/version").await.unwrap(),
+        "v1\n"
+    );
+    let meta = api
+        .get(&format!("/vm/{restored}/metadata"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(meta["parent_commit_id"], commit);
 
-    let by_commit = api.post(&format!("/vm/branch/by_commit/{commit}?count=2"), json!({})).await.unwrap();
+    let by_commit = api
+        .post(&format!("/vm/branch/by_commit/{commit}?count=2"), json!({}))
+        .await
+        .unwrap();
     let vms = by_commit.ok().unwrap()["vms"].as_array().unwrap().clone();
     assert_eq!(vms.len(), 2);
     let child = vms[0]["vm_id"].as_str().unwrap();
@@ -91,35 +148,63 @@ async fn pause_stops_processes_and_resume_continues_them() {
     let vm = api.new_vm().await.unwrap();
     // A background counter, started by one command and still running for the next ones.
     let counter = "echo $$ > /root/tick.pid; i=0; while :; do i=$((i+1)); echo $i > /root/tick; sleep 0.02; done";
-    api.sh(&vm, &format!("nohup sh -c '{counter}' >/dev/null 2>&1 &")).await.unwrap();
+    api.sh(&vm, &format!("nohup sh -c '{counter}' >/dev/null 2>&1 &"))
+        .await
+        .unwrap();
     let first = wait_for_tick(&api, &vm, 0).await;
     wait_for_tick(&api, &vm, first).await;
     let pid = String::from_utf8(api.get_file(&vm, "/root/tick.pid").await.unwrap()).unwrap();
 
     api.set_state(&vm, "Paused").await.unwrap().ok().unwrap();
-    let status = api.get(&format!("/vm/{vm}/status")).await.unwrap().ok().unwrap();
+    let status = api
+        .get(&format!("/vm/{vm}/status"))
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(status["state"], "paused");
     // The kernel says the counter is stopped ...
-    let stat = api.get_file(&vm, &format!("/proc/{}/stat", pid.trim())).await.unwrap();
-    assert_eq!(process_state(&stat), 'T', "counter not stopped: {}", String::from_utf8_lossy(&stat));
+    let stat = api
+        .get_file(&vm, &format!("/proc/{}/stat", pid.trim()))
+        .await
+        .unwrap();
+    assert_eq!(
+        process_state(&stat),
+        'T',
+        "counter not stopped: {}",
+        String::from_utf8_lossy(&stat)
+    );
     // ... and over an observation window forty times its period it does not advance.
     let frozen = read_tick(&api, &vm).await;
     tokio::time::sleep(std::time::Duration::from_millis(800)).await;
-    assert_eq!(read_tick(&api, &vm).await, frozen, "counter advanced while paused");
-    let exec = api.post(&format!("/vm/{vm}/exec"), json!({ "command": ["true"] })).await.unwrap();
+    assert_eq!(
+        read_tick(&api, &vm).await,
+        frozen,
+        "counter advanced while paused"
+    );
+    let exec = api
+        .post(&format!("/vm/{vm}/exec"), json!({ "command": ["true"] }))
+        .await
+        .unwrap();
     assert_eq!(exec.status, 409, "exec on a paused VM is refused: {exec:?}");
     assert!(exec.error().contains("paused"), "{exec:?}");
 
     api.set_state(&vm, "Running").await.unwrap().ok().unwrap();
     wait_for_tick(&api, &vm, frozen).await;
-    let stat = api.get_file(&vm, &format!("/proc/{}/stat", pid.trim())).await.unwrap();
+    let stat = api
+        .get_file(&vm, &format!("/proc/{}/stat", pid.trim()))
+        .await
+        .unwrap();
     assert_ne!(process_state(&stat), 'T');
 }
 
 /// The state letter of a `/proc/PID/stat` line (the field after the command name).
 fn process_state(stat: &[u8]) -> char {
     let text = String::from_utf8_lossy(stat);
-    let after = text.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or_default();
+    let after = text
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
     after.chars().next().unwrap_or('?')
 }
 
@@ -141,8 +226,14 @@ async fn exec_reports_exit_codes_and_output() {
     let sim = sim().await;
     let api = sim.api();
     let vm = api.new_vm().await.unwrap();
-    let (code, stdout, stderr) = api.exec(&vm, &["sh", "-c", "echo out; echo err >&2; exit 7"]).await.unwrap();
-    assert_eq!((code, stdout.as_str(), stderr.as_str()), (7, "out\n", "err\n"));
+    let (code, stdout, stderr) = api
+        .exec(&vm, &["sh", "-c", "echo out; echo err >&2; exit 7"])
+        .await
+        .unwrap();
+    assert_eq!(
+        (code, stdout.as_str(), stderr.as_str()),
+        (7, "out\n", "err\n")
+    );
 
     let with_opts = json!({
         "command": ["sh", "-c", "pwd; echo $GREETING; cat"],
@@ -150,7 +241,12 @@ async fn exec_reports_exit_codes_and_output() {
         "working_dir": "/tmp",
         "stdin": "piped-in",
     });
-    let reply = api.post(&format!("/vm/{vm}/exec"), with_opts).await.unwrap().ok().unwrap();
+    let reply = api
+        .post(&format!("/vm/{vm}/exec"), with_opts)
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
     assert_eq!(reply["stdout"], "/tmp\nhello\npiped-in");
     assert_eq!(reply["exit_code"], 0);
 }
@@ -175,7 +271,10 @@ async fn exec_stream_sends_chunks_then_exit() {
     while let Some(chunk) = stream.next().await {
         lines.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
     }
-    let events: Vec<Value> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     for event in &events[..events.len() - 1] {
         assert_eq!(event["type"], "chunk", "{event}");
@@ -199,9 +298,18 @@ async fn files_api_round_trips_five_megabytes_of_binary() {
     let api = sim.api();
     let vm = api.new_vm().await.unwrap();
     // Every byte value, in an order that is not a simple cycle.
-    let content: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
-    api.put_file(&vm, "/root/data/blob.bin", &content).await.unwrap().ok().unwrap();
-    assert_eq!(api.get_file(&vm, "/root/data/blob.bin").await.unwrap(), content);
+    let content: Vec<u8> = (0..5 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    api.put_file(&vm, "/root/data/blob.bin", &content)
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
+    assert_eq!(
+        api.get_file(&vm, "/root/data/blob.bin").await.unwrap(),
+        content
+    );
     let size = api.sh(&vm, "stat -c %s /root/data/blob.bin").await.unwrap();
     assert_eq!(size.trim(), content.len().to_string());
 }

@@ -12,5 +12,7 @@ use tether_testkit::Sim;
 
 /// Starts a fresh simulator from the binary under test.
 pub async fn sim() -> Sim {
-    Sim::start(env!("CARGO_BIN_EXE_tether")).await.expect("tether sim starts")
+    Sim::start(env!("CARGO_BIN_EXE_tether"))
+        .await
+        .expect("tether sim starts")
 }

@@ -14,7 +14,10 @@ async fn tutorial_ssh_command_runs_uname_in_the_vm() {
     let out = run_argv(&argv, b"").await.unwrap();
     assert_eq!(out.code, Some(0), "stderr: {}", out.stderr_str());
     let line = out.stdout_str();
-    assert!(line.starts_with(&format!("Linux {vm} ")), "uname -a should name the VM: {line}");
+    assert!(
+        line.starts_with(&format!("Linux {vm} ")),
+        "uname -a should name the VM: {line}"
+    );
 }
 
 #[tokio::test]
@@ -22,7 +25,10 @@ async fn verified_ssh_passes_exit_codes_stdin_and_stderr() {
     let sim = sim().await;
     let vm = sim.api().new_vm().await.unwrap();
     let ssh = sim.ssh(&vm);
-    let out = ssh.run_with_stdin("tr a-z A-Z; echo oops >&2; exit 42", b"hello vm").await.unwrap();
+    let out = ssh
+        .run_with_stdin("tr a-z A-Z; echo oops >&2; exit 42", b"hello vm")
+        .await
+        .unwrap();
     assert_eq!(out.code, Some(42), "stderr: {}", out.stderr_str());
     assert_eq!(out.stdout_str(), "HELLO VM");
     assert_eq!(out.stderr_str(), "oops\n");
@@ -38,7 +44,11 @@ async fn a_wrong_key_is_refused() {
     let argv = sim.ssh(&a).verified_argv(&key_b, "true");
     let out = run_argv(&argv, b"").await.unwrap();
     assert_eq!(out.code, Some(255), "stdout: {}", out.stdout_str());
-    assert!(out.stderr_str().contains("Permission denied"), "{}", out.stderr_str());
+    assert!(
+        out.stderr_str().contains("Permission denied"),
+        "{}",
+        out.stderr_str()
+    );
 }
 
 #[tokio::test]
