@@ -390,9 +390,9 @@ pub(crate) fn grep(dir: &str, query: &crate::GrepQuery, timeout: Duration) -> Sc
     }
     let text = format!(
         "d={q}; [ -e \"$d\" ] || exit {NOT_FOUND}\n\
-         if [ -d \"$d\" ]; then cd -- \"$d\" 2>/dev/null || exit {PERMISSION_DENIED}; set -- -r .; \
-         else cd -- {qp} 2>/dev/null || exit {PERMISSION_DENIED}; set -- {qn}; fi\n\
-         LC_ALL=C grep -nIHZs {flags} -e {pattern} -- \"$@\"; rc=$?; [ $rc -eq 1 ] && exit 0; exit $rc",
+         if [ -d \"$d\" ]; then cd -- \"$d\" 2>/dev/null || exit {PERMISSION_DENIED}; set -- -r -- .; \
+         else cd -- {qp} 2>/dev/null || exit {PERMISSION_DENIED}; set -- -- {qn}; fi\n\
+         LC_ALL=C grep -nIHZs {flags} -e {pattern} \"$@\"; rc=$?; [ $rc -eq 1 ] && exit 0; exit $rc",
         q = quote(dir),
         qp = quote(&parent_of(dir)),
         qn = quote(&file_name(dir)),

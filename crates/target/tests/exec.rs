@@ -1,0 +1,157 @@
+//! Timeouts, cancellation and environment isolation, on every backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, backends};
+use tether_target::{ExecOutcome, ExecSpec, KILL_GRACE, Stream};
+use tokio_util::sync::CancellationToken;
+
+/// A `sleep` argument no other test uses, so `ps` finds only this test's processes.
+fn marker(backend: usize) -> String {
+    format!("{}.{}", 300 + backend, std::process::id())
+}
+
+/// The process lines on the backend that mention `marker`.
+async fn leftovers(b: &Backend, marker: &str) -> Vec<String> {
+    let ps = b.sh("ps -eo args").await;
+    ps.lines()
+        .filter(|line| line.contains(marker))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Longest a stopped command may take to return: the grace period plus slack for the round trips.
+const PROMPT: Duration = Duration::from_secs(10);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timeout_kills_the_whole_group_and_keeps_the_output_so_far() {
+    for (i, b) in backends().await.into_iter().enumerate() {
+        let m = marker(i);
+        let spec = ExecSpec {
+            command: format!("echo started; echo warn >&2; sleep {m} & sleep {m}; echo never"),
+            timeout: Some(Duration::from_secs(1)),
+            ..ExecSpec::default()
+        };
+        let began = Instant::now();
+        let run = b.run(spec).await;
+        assert!(
+            began.elapsed() < PROMPT,
+            "{}: took {:?}",
+            b.name,
+            began.elapsed()
+        );
+        assert_eq!(
+            (run.outcome, run.stdout.as_str(), run.stderr.as_str()),
+            (ExecOutcome::TimedOut, "started\n", "warn\n")
+        );
+        assert_eq!(
+            leftovers(&b, &m).await,
+            Vec::<String>::new(),
+            "{}: processes left behind",
+            b.name
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_returns_promptly_with_the_output_so_far() {
+    for (i, b) in backends().await.into_iter().enumerate() {
+        let m = marker(i + 10);
+        let cancel = CancellationToken::new();
+        let trigger = cancel.clone();
+        let mut stdout = Vec::new();
+        let mut sink = |stream: Stream, bytes: &[u8]| {
+            if stream == Stream::Stdout {
+                stdout.extend_from_slice(bytes);
+            }
+            if stdout.ends_with(b"ready\n") {
+                trigger.cancel();
+            }
+        };
+        let spec = ExecSpec::shell(format!("echo ready; sleep {m} & exec sleep {m}"));
+        let began = Instant::now();
+        let outcome = b.target.exec(spec, &mut sink, Some(cancel)).await.unwrap();
+        assert!(
+            began.elapsed() < KILL_GRACE + PROMPT,
+            "{}: took {:?}",
+            b.name,
+            began.elapsed()
+        );
+        assert_eq!(
+            (outcome, stdout.as_slice()),
+            (ExecOutcome::Cancelled, b"ready\n".as_slice()),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            leftovers(&b, &m).await,
+            Vec::<String>::new(),
+            "{}: processes left behind",
+            b.name
+        );
+    }
+}
+
+#[test]
+fn only_the_explicit_environment_reaches_a_command() {
+    // SAFETY: set before the runtime (and any other thread of this test process) starts.
+    unsafe { std::env::set_var("TETHER_PARITY_SECRET", "must-not-leak") };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for b in backends().await {
+            let spec = ExecSpec {
+                env: vec![("GIVEN".into(), "a b".into())],
+                ..ExecSpec::shell("env")
+            };
+            let env = b.run(spec).await.stdout;
+            assert!(
+                !env.contains("must-not-leak"),
+                "{}: the local environment leaked:\n{env}",
+                b.name
+            );
+            assert!(
+                env.lines().any(|line| line == "GIVEN=a b"),
+                "{}: the explicit variable is missing:\n{env}",
+                b.name
+            );
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streamed_stdin_and_output_move_large_data_through_a_command() {
+    let data = common::noise(4 * 1024 * 1024);
+    for b in backends().await {
+        let mut source: &[u8] = &data;
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let mut output = tether_target::Output::Writers {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+        };
+        let spec = ExecSpec::shell("cat; echo done >&2");
+        let outcome = b
+            .target
+            .exec_io(spec, Some(&mut source), &mut output, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (outcome, stderr.as_slice()),
+            (ExecOutcome::Exited(0), b"done\n".as_slice()),
+            "{}",
+            b.name
+        );
+        assert!(
+            stdout == data,
+            "{}: {} bytes came back, not the 4 MiB sent",
+            b.name,
+            stdout.len()
+        );
+    }
+}
