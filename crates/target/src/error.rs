@@ -96,7 +96,7 @@ pub enum TargetError {
         package: &'static str,
     },
     /// A helper program (tar, grep, find, …) failed.
-    #[error("{what} failed ({status}): {stderr}")]
+    #[error("{what} failed ({status}): {stderr}; {hint}")]
     Tool {
         /// What was being done.
         what: &'static str,
@@ -104,6 +104,8 @@ pub enum TargetError {
         status: String,
         /// Its standard error, trimmed.
         stderr: String,
+        /// What to do about it.
+        hint: &'static str,
     },
     /// An operation took longer than its deadline and was stopped.
     #[error(
@@ -129,7 +131,7 @@ pub enum TargetError {
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// A local file or process operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {source}; check the path, its permissions and free disk space, then retry")]
     Io {
         /// What was being done, with its path.
         context: String,

@@ -158,6 +158,7 @@ impl Target for RemoteTarget {
             what: "reading file metadata",
             status: "unexpected output".into(),
             stderr: String::from_utf8_lossy(&output).into_owned(),
+            hint: "the host's `stat` does not understand `-c '%f %s'`; install GNU coreutils",
         })
     }
 

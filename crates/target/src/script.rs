@@ -42,23 +42,29 @@ const STDERR_KEPT: usize = 4096;
 pub(crate) struct Tool {
     pub(crate) name: &'static str,
     pub(crate) package: &'static str,
+    /// What to do when it fails.
+    pub(crate) hint: &'static str,
 }
 
 pub(crate) const COREUTILS: Tool = Tool {
     name: "coreutils",
     package: "coreutils",
+    hint: "check free disk space and permissions, then retry",
 };
 pub(crate) const FIND: Tool = Tool {
     name: "find",
     package: "findutils",
+    hint: "check that the directory is readable, then retry",
 };
 pub(crate) const GREP: Tool = Tool {
     name: "grep",
     package: "grep",
+    hint: "check the pattern (a POSIX extended regex: escape ( ) [ ] { } . * + ? | ^ $ to match them literally) or search for a literal string",
 };
 pub(crate) const TAR: Tool = Tool {
     name: "tar",
     package: "tar",
+    hint: "check that the directories are readable and the disk has space, then retry",
 };
 
 /// One snippet, with what it is for (for errors).
@@ -153,6 +159,7 @@ impl Script {
             what: self.what,
             status,
             stderr,
+            hint: self.tool.hint,
         }
     }
 }
