@@ -155,3 +155,50 @@ async fn streamed_stdin_and_output_move_large_data_through_a_command() {
         );
     }
 }
+
+/// The most this test process may ever hold in memory while moving a file larger than that.
+const MEMORY_CEILING_KB: u64 = 48 * 1024;
+
+/// The process's peak resident memory so far, in kB.
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_larger_than_memory_allows_are_streamed_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.bin");
+    let size: u64 = 96 * 1024 * 1024;
+    let made = std::process::Command::new("head")
+        .args(["-c", &size.to_string(), "/dev/urandom"])
+        .stdout(std::fs::File::create(&big).unwrap())
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for b in backends().await {
+        let remote = b.path("big.bin");
+        let sent = tether_target::upload_file(big.to_str().unwrap(), b.target.as_ref(), &remote)
+            .await
+            .unwrap();
+        let back = dir.path().join(format!("back-{}", b.name));
+        let got = tether_target::download_file(b.target.as_ref(), &remote, back.to_str().unwrap())
+            .await
+            .unwrap();
+        assert_eq!((sent, got), (size, size), "{}", b.name);
+        let same = std::process::Command::new("cmp")
+            .arg(&big)
+            .arg(&back)
+            .status()
+            .unwrap();
+        assert!(same.success(), "{}: the downloaded file differs", b.name);
+        std::fs::remove_file(&back).unwrap();
+        let peak = peak_rss_kb();
+        assert!(
+            peak < MEMORY_CEILING_KB,
+            "{}: peak memory {peak} kB for a {size}-byte file",
+            b.name
+        );
+    }
+}
