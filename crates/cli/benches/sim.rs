@@ -53,20 +53,24 @@ async fn run() {
         api.sh(&vm, &format!("head -c {mib}M /dev/urandom > /root/blob"))
             .await
             .unwrap();
-        let branched = sample(SIZED_BRANCH_SAMPLES, || async {
-            api.branch(&vm, 1).await.unwrap()
-        })
-        .await;
         let source = scratch.path().join(format!("src-{mib}"));
         write_random_tree(&source, mib);
-        let mut copies = 0;
-        let copied = sample(SIZED_BRANCH_SAMPLES, || {
-            copies += 1;
-            let target = scratch.path().join(format!("copy-{mib}-{copies}"));
-            let source = source.clone();
-            async move { copy_tree(&source, &target) }
-        })
-        .await;
+        // Interleaved, so both sides see the same page-cache and writeback pressure.
+        let mut branched = Samples::default();
+        let mut copied = Samples::default();
+        for i in 0..SIZED_BRANCH_SAMPLES {
+            let start = Instant::now();
+            let children = api.branch(&vm, 1).await.unwrap();
+            branched.push(start.elapsed(), children);
+            let target = scratch.path().join(format!("copy-{mib}-{i}"));
+            let start = Instant::now();
+            copy_tree(&source, &target);
+            copied.push(start.elapsed(), ());
+        }
+        // The branch really carries the data.
+        let child = &branched.values[0][0];
+        let size = api.sh(child, "stat -c %s /root/blob").await.unwrap();
+        assert_eq!(size.trim(), (mib << 20).to_string());
         rows.push(row(
             &format!("branch, {mib} MB written"),
             &branched.times,
@@ -88,6 +92,22 @@ async fn run() {
 struct Samples<T> {
     times: Vec<Duration>,
     values: Vec<T>,
+}
+
+impl<T> Default for Samples<T> {
+    fn default() -> Self {
+        Samples {
+            times: Vec::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<T> Samples<T> {
+    fn push(&mut self, time: Duration, value: T) {
+        self.times.push(time);
+        self.values.push(value);
+    }
 }
 
 async fn sample<T, F, Fut>(n: usize, mut f: F) -> Samples<T>
