@@ -35,6 +35,12 @@ pub async fn copy_tree(
     to: &dyn Target,
     to_dir: &str,
 ) -> Result<(), TargetError> {
+    // Checked first, so a missing source creates nothing at the destination.
+    if from.stat(from_dir).await?.kind != FileKind::Dir {
+        return Err(TargetError::NotADirectory {
+            path: from_dir.into(),
+        });
+    }
     let (mut tx, mut rx) = tokio::io::duplex(PIPE_BUFFER);
     let reading = async move { from.pack_tree(from_dir, &mut tx).await };
     let writing = async move { to.unpack_tree(to_dir, &mut rx).await };

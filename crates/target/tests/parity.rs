@@ -625,3 +625,38 @@ impl StdinBytes for std::process::Command {
         String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_errors_name_the_side_that_failed() {
+    let local = tempfile::tempdir().unwrap();
+    let here = local.path().to_str().unwrap();
+    std::fs::write(local.path().join("file"), b"x").unwrap();
+    let results = on_every_backend!(|b| {
+        let t = b.target.as_ref();
+        b.target.write_file(&b.path("file"), b"x").await.unwrap();
+        let errors = vec![
+            error_text(
+                &b,
+                upload_tree(&format!("{here}/nope"), t, &b.path("up")).await,
+            ),
+            error_text(
+                &b,
+                download_tree(t, &b.path("nope"), &format!("{here}/down")).await,
+            ),
+            error_text(&b, upload_tree(here, t, &b.path("file")).await),
+            error_text(
+                &b,
+                download_file(t, &b.path("file"), &format!("{here}/no/such")).await,
+            ),
+            error_text(
+                &b,
+                upload_file(&format!("{here}/nope"), t, &b.path("x")).await,
+            ),
+        ];
+        let created = b.target.stat(&b.path("up")).await.is_ok();
+        (errors.join("\n").replace(here, "$HERE"), created)
+    });
+    let (errors, created) = same(&results);
+    insta::assert_snapshot!(errors);
+    assert!(!created, "a failed upload creates nothing");
+}
