@@ -634,7 +634,7 @@ async fn copy_errors_name_the_side_that_failed() {
     let results = on_every_backend!(|b| {
         let t = b.target.as_ref();
         b.target.write_file(&b.path("file"), b"x").await.unwrap();
-        let errors = vec![
+        let errors = [
             error_text(
                 &b,
                 upload_tree(&format!("{here}/nope"), t, &b.path("up")).await,
