@@ -56,29 +56,7 @@ pub(crate) async fn run(
     output: &mut Output<'_>,
     cancel: Option<CancellationToken>,
 ) -> Result<ExecOutcome, TargetError> {
-    let mut child = command(&spec)
-        .spawn()
-        .map_err(|e| TargetError::io("starting a local shell", e))?;
-    let mut guard = GroupGuard(
-        child
-            .id()
-            .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw),
-    );
-    let (Some(child_stdin), Some(stdout), Some(stderr)) =
-        (child.stdin.take(), child.stdout.take(), child.stderr.take())
-    else {
-        return Err(TargetError::io(
-            "starting a local shell",
-            std::io::Error::other("pipes missing"),
-        ));
-    };
-    let mut pipes = Pipes {
-        stdout,
-        stderr,
-        out_open: true,
-        err_open: true,
-    };
+    let (mut child, mut guard, child_stdin, mut pipes) = spawn(&spec)?;
     let mut bytes: &[u8] = spec.stdin.as_deref().unwrap_or_default();
     let source: Source<'_> = match stdin {
         Some(stream) => stream,
@@ -119,6 +97,31 @@ pub(crate) async fn run(
         .await
         .map_err(|e| TargetError::io("writing the command's output", e))?;
     Ok(outcome_of(status.unwrap_or_default()))
+}
+
+/// Starts the command in its own process group, armed to be killed if abandoned.
+fn spawn(spec: &ExecSpec) -> Result<(Child, GroupGuard, ChildStdin, Pipes), TargetError> {
+    let starting = |e| TargetError::io("starting a local shell", e);
+    let mut child = command(spec).spawn().map_err(starting)?;
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+    let guard = GroupGuard(pgid);
+    match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+        (Some(stdin), Some(stdout), Some(stderr)) => {
+            let pipes = Pipes {
+                stdout,
+                stderr,
+                out_open: true,
+                err_open: true,
+            };
+            Ok((child, guard, stdin, pipes))
+        }
+        _ => Err(starting(std::io::Error::other(
+            "the child's pipes are missing",
+        ))),
+    }
 }
 
 /// The command: bash (or sh), a fresh process group, only the explicit environment.
