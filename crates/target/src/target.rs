@@ -108,8 +108,8 @@ pub struct GrepMatch {
 ///
 /// Every implementation gives the same results for the same operation: the same exit codes
 /// and output, the same bytes, the same listings in the same order, the same errors. Paths
-/// are the target's own (relative ones resolve against its working directory for file
-/// operations and its login directory for remote commands; prefer absolute paths).
+/// are the target's own; relative ones resolve against this process's working directory
+/// locally and the login directory remotely, so prefer absolute paths.
 ///
 /// Object safe: hold it as `Arc<dyn Target>`.
 #[async_trait]
