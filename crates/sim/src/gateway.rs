@@ -79,6 +79,10 @@ pub async fn serve<D: VmDirectory>(
         };
         match accepted {
             Ok((tcp, remote)) => {
+                // Interactive traffic: small packets must not wait for Nagle/delayed ACKs.
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY on {remote}: {e}");
+                }
                 let gateway = Arc::clone(&gateway);
                 connections.spawn(gateway.connection(tcp, remote, disconnect.clone()));
             }
