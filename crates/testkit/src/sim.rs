@@ -112,7 +112,9 @@ impl Drop for Sim {
     /// with it (each VM's init exits when its control socket closes). Tests that care about a
     /// clean shutdown call [`Sim::stop`].
     fn drop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let _ = child.start_kill();
         let deadline = std::time::Instant::now() + STOP_GRACE;
         while std::time::Instant::now() < deadline {
