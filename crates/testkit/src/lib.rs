@@ -14,10 +14,12 @@
 //! ```
 
 mod api;
+mod relay;
 mod sim;
 mod ssh;
 
 pub use api::{Api, Reply};
+pub use relay::Relay;
 pub use sim::{Sim, SimInfo};
 pub use ssh::{Ssh, SshOutput, run_argv};
 
