@@ -37,6 +37,7 @@ pub struct Sim {
     info: SimInfo,
     binary: PathBuf,
     data: tempfile::TempDir,
+    uid: Option<u32>,
 }
 
 impl Sim {
@@ -44,12 +45,30 @@ impl Sim {
     pub async fn start(binary: impl AsRef<Path>) -> anyhow::Result<Sim> {
         let data = tempfile::Builder::new().prefix("tether-sim-").tempdir()?;
         let binary = binary.as_ref().to_path_buf();
-        let (child, info) = spawn(&binary, data.path(), None).await?;
+        let (child, info) = spawn(&binary, data.path(), None, None).await?;
         Ok(Sim {
             child: Some(child),
             info,
             binary,
             data,
+            uid: None,
+        })
+    }
+
+    /// Like [`Sim::start`], but the simulator runs as the unprivileged `uid` (through
+    /// `setpriv`; the caller must be root), owning its data directory.
+    pub async fn start_as(binary: impl AsRef<Path>, uid: u32) -> anyhow::Result<Sim> {
+        let data = tempfile::Builder::new().prefix("tether-sim-").tempdir()?;
+        nix::unistd::chown(data.path(), Some(uid.into()), Some(uid.into()))
+            .context("chown of the data dir (are we root?)")?;
+        let binary = binary.as_ref().to_path_buf();
+        let (child, info) = spawn(&binary, data.path(), None, Some(uid)).await?;
+        Ok(Sim {
+            child: Some(child),
+            info,
+            binary,
+            data,
+            uid: Some(uid),
         })
     }
 
@@ -99,7 +118,8 @@ impl Sim {
         self.stop().await?;
         let api = self.info.vers_url.trim_start_matches("http://").to_owned();
         let addresses = (api, self.info.ssh_gateway.clone());
-        let (child, info) = spawn(&self.binary, self.data.path(), Some(addresses)).await?;
+        let (child, info) =
+            spawn(&self.binary, self.data.path(), Some(addresses), self.uid).await?;
         self.child = Some(child);
         self.info = info;
         Ok(())
@@ -137,9 +157,20 @@ async fn spawn(
     binary: &Path,
     data: &Path,
     addresses: Option<(String, String)>,
+    uid: Option<u32>,
 ) -> anyhow::Result<(Child, SimInfo)> {
     let (api, gateway) = addresses.unwrap_or_else(|| ("127.0.0.1:0".into(), "127.0.0.1:0".into()));
-    let mut child = Command::new(binary)
+    let mut command = match uid {
+        None => Command::new(binary),
+        Some(uid) => {
+            let mut setpriv = Command::new("setpriv");
+            let id = uid.to_string();
+            setpriv.args(["--reuid", &id, "--regid", &id, "--clear-groups", "--"]);
+            setpriv.arg(binary).env("HOME", data);
+            setpriv
+        }
+    };
+    let mut child = command
         .args([
             "sim",
             "--listen",

@@ -313,3 +313,27 @@ async fn files_api_round_trips_five_megabytes_of_binary() {
     let size = api.sh(&vm, "stat -c %s /root/data/blob.bin").await.unwrap();
     assert_eq!(size.trim(), content.len().to_string());
 }
+
+#[tokio::test]
+async fn the_simulator_works_as_an_unprivileged_user() {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("SKIP: needs root to switch to an unprivileged uid (this run already is one)");
+        return;
+    }
+    let mut sim = tether_testkit::Sim::start_as(env!("CARGO_BIN_EXE_tether"), 65534)
+        .await
+        .unwrap();
+    let api = sim.api();
+    let vm = api.new_vm().await.unwrap();
+    // Inside, the user is root of its own user namespace; the files are the VM's.
+    let out = api
+        .sh(&vm, "id -u; hostname; echo hi > /root/f; cat /root/f")
+        .await
+        .unwrap();
+    assert_eq!(out, format!("0\n{vm}\nhi\n"));
+    let child = api.branch(&vm, 1).await.unwrap().remove(0);
+    assert_eq!(api.sh(&child, "cat /root/f").await.unwrap(), "hi\n");
+    let ssh = sim.ssh(&vm).run("cat /root/f").await.unwrap();
+    assert_eq!(ssh.stdout_str(), "hi\n", "{}", ssh.stderr_str());
+    sim.stop().await.unwrap();
+}
