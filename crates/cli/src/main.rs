@@ -1,10 +1,13 @@
 //! `tether`: runs a coding agent's tools on Vers VMs; `tether sim` is a local Vers.
 //!
-//! Exit codes: 0 ok, 1 not found, 2 usage or internal error.
+//! Exit codes: see `tether --help` ([`cli::EXIT_CODES`]).
 
 mod cli;
 mod commands;
 mod logging;
+mod output;
+mod progress;
+mod report;
 
 use std::ffi::OsStr;
 use std::process::ExitCode;
@@ -20,7 +23,10 @@ fn main() -> ExitCode {
     if args.nth(1).as_deref() == Some(OsStr::new(VM_INIT_COMMAND)) {
         tether_sandbox::init_main(args.collect());
     }
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return report::usage(err),
+    };
     logging::init();
     commands::run(cli)
 }

@@ -1,0 +1,57 @@
+//! Failures: one line on stderr that says what to do (or a JSON error object on stdout with
+//! `--json`), and the exit code for the kind of failure.
+
+use std::process::ExitCode;
+
+use serde_json::json;
+use tether_router::ErrorKind;
+
+use crate::output::write_stdout;
+
+/// Exit code: not found.
+pub(crate) const EXIT_NOT_FOUND: u8 = 1;
+/// Exit code: usage or internal error.
+pub(crate) const EXIT_FAILURE: u8 = 2;
+/// Exit code: no API key, or the key was rejected.
+pub(crate) const EXIT_AUTH: u8 = 3;
+/// Exit code: the API, simulator or VM could not be reached in time.
+pub(crate) const EXIT_UNAVAILABLE: u8 = 4;
+
+/// The exit code for a failure of `kind`.
+pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::NotFound => EXIT_NOT_FOUND,
+        ErrorKind::Auth => EXIT_AUTH,
+        ErrorKind::Unavailable => EXIT_UNAVAILABLE,
+        ErrorKind::Usage | ErrorKind::Internal => EXIT_FAILURE,
+    }
+}
+
+/// Reports `err` and returns its exit code.
+pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
+    let kind = ErrorKind::of(err.as_ref());
+    let code = exit_code(kind);
+    let message = format!("{err:#}");
+    if json {
+        let object = json!({"error": {"kind": kind.name(), "message": message, "exit_code": code}});
+        if write_stdout(&format!("{object}\n")).is_ok() {
+            return ExitCode::from(code);
+        }
+    }
+    eprintln!("tether: {message}");
+    ExitCode::from(code)
+}
+
+/// Reports a command line clap rejected (or prints help/version, which clap treats alike).
+pub(crate) fn usage(err: clap::Error) -> ExitCode {
+    let json = std::env::args().any(|arg| arg == "--json");
+    if !err.use_stderr() || !json {
+        err.exit()
+    }
+    let message = err.render().to_string();
+    let first = message.lines().next().unwrap_or("invalid command line");
+    let message = first.trim_start_matches("error: ");
+    let object = json!({"error": {"kind": "usage", "message": message, "exit_code": EXIT_FAILURE}});
+    let _ = write_stdout(&format!("{object}\n"));
+    ExitCode::from(EXIT_FAILURE)
+}
