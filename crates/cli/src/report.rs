@@ -31,7 +31,7 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
 pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
     let kind = ErrorKind::of(err.as_ref());
     let code = exit_code(kind);
-    let message = format!("{err:#}");
+    let message = message(err);
     if json {
         let object = json!({"error": {"kind": kind.name(), "message": message, "exit_code": code}});
         if write_stdout(&format!("{object}\n")).is_ok() {
@@ -40,6 +40,25 @@ pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
     }
     eprintln!("tether: {message}");
     ExitCode::from(code)
+}
+
+/// The error's message and its causes, up to the first error of tether's own: those say what
+/// to do and already include their cause.
+fn message(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let line = cause.to_string();
+        if !text.contains(&line) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&line);
+        }
+        if ErrorKind::knows(cause) {
+            break;
+        }
+    }
+    text
 }
 
 /// Reports a command line clap rejected (or prints help/version, which clap treats alike).

@@ -46,6 +46,16 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// Whether `err` is one of tether's own error types (whose messages say what to do).
+    pub fn knows(err: &(dyn std::error::Error + 'static)) -> bool {
+        err.is::<RouterError>()
+            || err.is::<VersError>()
+            || err.is::<TargetError>()
+            || err.is::<TransportError>()
+    }
+}
+
 fn known(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
     if let Some(err) = err.downcast_ref::<RouterError>() {
         return router(err);

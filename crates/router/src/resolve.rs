@@ -30,7 +30,7 @@ pub fn match_prefix(
     if let Some(exact) = ids.iter().find(|id| id.as_str() == query) {
         return Ok(exact.clone());
     }
-    let matching: Vec<String> = if query.is_empty() {
+    let mut matching: Vec<String> = if query.is_empty() {
         Vec::new()
     } else {
         ids.iter()
@@ -38,6 +38,7 @@ pub fn match_prefix(
             .cloned()
             .collect()
     };
+    matching.sort();
     match matching.as_slice() {
         [one] => Ok(one.clone()),
         [] => Err(RouterError::NoMatch {
@@ -120,7 +121,9 @@ mod tests {
 
     #[test]
     fn ambiguous_and_unknown_prefixes_list_the_candidates() {
-        let err = match_prefix("VM", "4c1", ids()).unwrap_err();
+        let mut reversed = ids();
+        reversed.reverse();
+        let err = match_prefix("VM", "4c1", reversed).unwrap_err();
         assert_eq!(
             err.to_string(),
             "\"4c1\" matches 2 VMs: 4c1e0000-aaaa, 4c1f0000-bbbb; give more of the id"

@@ -182,10 +182,13 @@ impl Router {
             .clone()
     }
 
-    /// The VM `vm_id` as a [`Target`].
+    /// The VM `vm_id` as a [`Target`], running (resumed or waited for) and with its key
+    /// fetched, so a missing VM is reported here rather than by the first operation.
     pub async fn target(&self, vm_id: &str) -> Result<Arc<dyn Target>, RouterError> {
+        let access = self.access(vm_id);
+        access.connect_info().await?;
         let pool = self.pool().await?;
-        Ok(Arc::new(RemoteTarget::new(pool, self.access(vm_id))))
+        Ok(Arc::new(RemoteTarget::new(pool, access)))
     }
 
     /// A live SSH session to `vm_id` (resumed or waited for first).

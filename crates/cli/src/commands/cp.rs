@@ -96,11 +96,12 @@ pub(crate) async fn run(ctx: &Ctx, args: CpArgs) -> anyhow::Result<()> {
 }
 
 async fn copy(ctx: &Ctx, from: &Located, to: &Located, recursive: bool) -> anyhow::Result<()> {
-    let meta = from
-        .target
-        .stat(&from.path)
-        .await
-        .with_context(|| from.label())?;
+    let meta = match from.target.stat(&from.path).await {
+        Ok(meta) => meta,
+        // A local path is named by the error itself; a VM path needs its VM.
+        Err(err) if from.prefix.is_empty() => return Err(err.into()),
+        Err(err) => return Err(anyhow::Error::new(err).context(from.label())),
+    };
     let tree = meta.kind == FileKind::Dir;
     if tree && !recursive {
         bail!(
