@@ -78,7 +78,9 @@ pub(crate) enum Command {
     /// The first stdout line is one JSON object: vers_url, api_key, ssh_gateway, vm_domain,
     /// ca_cert, data_dir. Logs go to stderr (RUST_LOG=tether_sim=debug for more).
     Sim(SimArgs),
-    /// Print a shell completion script (e.g. `tether completion bash > /etc/bash_completion.d/tether`).
+    /// Print a shell completion script.
+    ///
+    /// E.g. `tether completion bash > /etc/bash_completion.d/tether`.
     Completion(CompletionArgs),
 }
 

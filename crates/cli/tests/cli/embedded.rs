@@ -22,16 +22,18 @@ async fn two_concurrent_commands_start_exactly_one_simulator() {
         .prefix("tether-embedded-")
         .tempdir()
         .unwrap();
+    let record_path = home.path().join("state/tether/sim.json");
+    let mut guard = KillOnDrop(Some(record_path.clone()));
     let (first, second) = tokio::join!(
         run(bare_command(home.path(), &["vm", "ls", "--json"]), None),
         run(bare_command(home.path(), &["vm", "ls", "--json"]), None),
     );
-    let record_path = home.path().join("state/tether/sim.json");
     let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
     let pid = record["pid"].as_u64().unwrap() as i32;
     let data_dir = home.path().join("data/tether/sim");
     let running = simulators_on(&data_dir);
     stop(pid).await;
+    guard.0 = None;
 
     assert_eq!(running, vec![pid], "exactly the recorded simulator runs");
     assert_eq!((first.ok(), second.ok()), ("[]", "[]"));
@@ -121,4 +123,20 @@ async fn stop(pid: i32) {
     .unwrap();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     assert!(cmdline.is_empty(), "the simulator is still running");
+}
+
+/// Kills the simulator recorded in a `sim.json` if a test fails before stopping it.
+struct KillOnDrop(Option<std::path::PathBuf>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let record: Option<Value> = self
+            .0
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        if let Some(pid) = record.and_then(|r| r["pid"].as_i64()) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
 }

@@ -1,6 +1,12 @@
 //! `tether exec`: exit codes, streams, stdin, timeout, cwd, env, and no local environment.
 
+use std::process::Stdio;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use serde_json::json;
+use tether_testkit::{STEP_DEADLINE, within};
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::{Env, run};
 
@@ -99,4 +105,41 @@ async fn the_local_environment_does_not_reach_the_vm() {
     assert!(!vars.contains("must-not-leak"), "leaked:\n{vars}");
     assert!(!vars.contains("VERS_API_KEY"), "leaked:\n{vars}");
     assert!(vars.lines().any(|l| l == "HOME=/root"), "{vars}");
+}
+
+#[tokio::test]
+async fn ctrl_c_kills_the_remote_process_group_and_exits_130() {
+    let env = Env::start().await;
+    let vm = env.new_vm().await;
+    let mut command = env.command(&["exec", &vm, "--", "echo started; sleep 300"]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = within(STEP_DEADLINE, "the remote command to start", async {
+        Ok(stdout.next_line().await?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(line.as_deref(), Some("started"));
+    let pid = Pid::from_raw(i32::try_from(child.id().unwrap()).unwrap());
+    kill(pid, Signal::SIGINT).unwrap();
+    let output = within(STEP_DEADLINE, "tether to exit after Ctrl-C", async {
+        Ok(child.wait_with_output().await?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cancelled; the command's processes in the VM were killed"),
+        "{stderr}"
+    );
+    let processes = env.sh(&vm, "ps -eo args").await;
+    assert!(
+        !processes.contains("sleep 300"),
+        "left running:\n{processes}"
+    );
 }

@@ -7,6 +7,7 @@ mod defaults;
 mod embedded;
 mod exec;
 mod files;
+mod help;
 mod lifecycle;
 
 use std::path::{Path, PathBuf};
