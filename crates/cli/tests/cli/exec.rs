@@ -105,6 +105,18 @@ async fn the_local_environment_does_not_reach_the_vm() {
     assert!(!vars.contains("must-not-leak"), "leaked:\n{vars}");
     assert!(!vars.contains("VERS_API_KEY"), "leaked:\n{vars}");
     assert!(vars.lines().any(|l| l == "HOME=/root"), "{vars}");
+
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let state = env.state_dir();
+    assert_eq!(mode(&state), 0o700, "{}", state.display());
+    let pins = std::fs::read_to_string(state.join("known_hosts")).unwrap();
+    assert!(
+        pins.lines().any(|l| l.starts_with(&format!("[{vm}."))),
+        "the VM's host key is pinned: {pins}"
+    );
+    assert_eq!(mode(&state.join("known_hosts")), 0o600);
 }
 
 #[tokio::test]
