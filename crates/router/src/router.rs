@@ -134,19 +134,20 @@ impl Router {
         &self.progress
     }
 
-    /// The line to show a person (once) when the local simulator is in use.
+    /// The line to show a person when this process started the local simulator (a simulator
+    /// that was already running is not announced again on every command; `tether status`
+    /// always says which API is in use).
     pub fn notice(&self) -> Option<String> {
         let Backend::Simulator(sim) = &self.backend else {
             return None;
         };
-        let how = if sim.started {
-            "started it"
-        } else {
-            "already running"
-        };
+        if !sim.started {
+            return None;
+        }
         Some(format!(
-            "no Vers API key configured: using the local simulator ({how}, pid {}, data in {}); \
-             set VERS_API_KEY to use Vers, or {NO_AUTO_SIM}=1 to turn this off",
+            "no Vers API key configured: started the local simulator (pid {}, data in {}); \
+             it keeps running for the next commands; set VERS_API_KEY to use Vers, or \
+             {NO_AUTO_SIM}=1 to turn this off",
             sim.record.pid,
             sim.record.data_dir.display()
         ))
