@@ -1,0 +1,164 @@
+//! The shell snippets behind background processes. Each runs in one exec on the target; values
+//! are single-quoted into the text. A process lives in `ROOT/<id>/`: `cmd`, `name`, `cwd`,
+//! `started` (UTC), `pid` (its session and process group), `out` (stdout and stderr),
+//! `status` (`exited N` or `killed SIG`, once it ended).
+
+use std::time::Duration;
+
+/// No process with that id.
+pub(crate) const NOT_FOUND: u32 = 101;
+/// A running process has that name (its id is printed).
+pub(crate) const NAME_TAKEN: u32 = 104;
+/// The working directory does not exist.
+pub(crate) const BAD_CWD: u32 = 105;
+/// `setsid` or `mkfifo` is missing.
+pub(crate) const NO_SETSID: u32 = 108;
+
+/// How often `bg_stop` checks whether the group has gone.
+const STOP_TICK: Duration = Duration::from_millis(100);
+
+/// Shell functions every snippet uses: `alive PGID` (a live, non-zombie process is in the group)
+/// and `state_of DIR` (`running`, `exited N`, `killed SIG` or `lost`).
+const PRELUDE: &str = r#"
+alive() {
+  pg=$1
+  [ -n "$pg" ] || return 1
+  if [ ! -r /proc/self/stat ]; then kill -0 -- "-$pg" 2>/dev/null; return; fi
+  rp=') '
+  for s in /proc/[0-9]*/stat; do
+    read -r line < "$s" 2>/dev/null || continue
+    set -- ${line##*"$rp"}
+    if [ "$3" = "$pg" ] && [ "$1" != Z ]; then return 0; fi
+  done
+  return 1
+}
+state_of() {
+  if [ -f "$1/status" ]; then cat "$1/status"; return; fi
+  if alive "$(cat "$1/pid" 2>/dev/null)"; then echo running; return; fi
+  if [ -f "$1/status" ]; then cat "$1/status"; else echo lost; fi
+}
+"#;
+
+/// What a runner does: record its pid, tell the starter, run the command, record how it ended.
+const RUNNER: &str = r#"d=$1
+printf '%s\n' "$$" > "$d/pid"
+printf '%s\n' "$$" > "$d/ready"
+cmd=$(cat "$d/cmd")
+bash -c "$cmd" < /dev/null >> "$d/out" 2>&1
+code=$?
+printf 'exited %s\n' "$code" > "$d/status.tmp" && mv -f "$d/status.tmp" "$d/status""#;
+
+fn quote(value: &str) -> String {
+    shlex::try_quote(value).map_or_else(|_| "''".to_owned(), |q| q.into_owned())
+}
+
+/// Starts `command` as process `id` under `root`, detached in its own session; prints its pid.
+pub(crate) fn start(root: &str, id: &str, command: &str, cwd: &str, name: &str) -> String {
+    format!(
+        r#"{PRELUDE}
+root={root}; d="$root"/{id}; cwd={cwd}; name={name}; cmd={command}; runner={runner}
+command -v setsid >/dev/null && command -v mkfifo >/dev/null || exit {NO_SETSID}
+[ -d "$cwd" ] || exit {BAD_CWD}
+mkdir -p "$root" || exit 1
+if [ -n "$name" ]; then
+  for other in "$root"/*; do
+    [ -f "$other/name" ] && [ "$(cat "$other/name")" = "$name" ] || continue
+    if [ "$(state_of "$other")" = running ]; then printf '%s' "${{other##*/}}"; exit {NAME_TAKEN}; fi
+  done
+fi
+mkdir "$d" || exit 1
+printf '%s' "$cmd" > "$d/cmd" && printf '%s' "$name" > "$d/name" && printf '%s' "$cwd" > "$d/cwd" || exit 1
+date -u +%Y-%m-%dT%H:%M:%SZ > "$d/started" && : > "$d/out" && mkfifo "$d/ready" || exit 1
+cd "$cwd" || exit {BAD_CWD}
+setsid bash -c "$runner" tether-bg "$d" < /dev/null > /dev/null 2>&1 &
+read -r pid < "$d/ready"
+rm -f "$d/ready"
+printf '%s' "$pid""#,
+        root = quote(root),
+        cwd = quote(cwd),
+        name = quote(name),
+        command = quote(command),
+        runner = quote(RUNNER),
+    )
+}
+
+/// Prints one record per process: id, state, started, output size, name, cwd, command, each
+/// NUL-terminated.
+pub(crate) fn list(root: &str) -> String {
+    format!(
+        r#"{PRELUDE}
+root={root}
+[ -d "$root" ] || exit 0
+for d in "$root"/*; do
+  [ -f "$d/cmd" ] || continue
+  printf '%s\0%s\0%s\0%s\0' "${{d##*/}}" "$(state_of "$d")" "$(cat "$d/started" 2>/dev/null)" "$(wc -c < "$d/out" 2>/dev/null || echo 0)"
+  cat "$d/name" 2>/dev/null; printf '\0'
+  cat "$d/cwd" 2>/dev/null; printf '\0'
+  cat "$d/cmd"; printf '\0'
+done"#,
+        root = quote(root),
+    )
+}
+
+/// Which part of the output `bg_logs` wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Window {
+    /// From this byte on.
+    From(u64),
+    /// The last this many lines.
+    Tail(u64),
+}
+
+/// Prints the state, NUL, the output size, NUL, then at most `max` bytes of the output.
+pub(crate) fn logs(root: &str, id: &str, window: Window, max: usize) -> String {
+    let read = match window {
+        Window::From(offset) => format!(
+            r#"off={offset}
+if [ "$off" -lt "$size" ]; then
+  n=$((size - off)); [ "$n" -gt {max} ] && n={max}
+  tail -c +$((off + 1)) "$d/out" | head -c "$n"
+fi"#
+        ),
+        Window::Tail(lines) => {
+            format!(r#"head -c "$size" "$d/out" | tail -n {lines} | tail -c {max}"#)
+        }
+    };
+    format!(
+        r#"{PRELUDE}
+d={root}/{id}
+[ -f "$d/cmd" ] || exit {NOT_FOUND}
+state=$(state_of "$d")
+size=$(wc -c < "$d/out")
+printf '%s\0%s\0' "$state" "$size"
+{read}"#,
+        root = quote(root),
+    )
+}
+
+/// Ends the process group: TERM, up to `grace`, KILL; records `killed SIG` and prints
+/// `stopped killed SIG`. A process that had already ended prints `ended STATE`.
+pub(crate) fn stop(root: &str, id: &str, grace: Duration) -> String {
+    let ticks = grace.as_millis() / STOP_TICK.as_millis();
+    let tick = STOP_TICK.as_secs_f64();
+    format!(
+        r#"{PRELUDE}
+d={root}/{id}
+[ -f "$d/cmd" ] || exit {NOT_FOUND}
+state=$(state_of "$d")
+if [ "$state" != running ]; then printf 'ended %s' "$state"; exit 0; fi
+pid=$(cat "$d/pid")
+kill -TERM -- "-$pid" 2>/dev/null
+i=0
+while alive "$pid" && [ "$i" -lt {ticks} ]; do sleep {tick}; i=$((i + 1)); done
+sig=TERM
+if alive "$pid"; then
+  sig=KILL
+  kill -KILL -- "-$pid" 2>/dev/null
+  i=0
+  while alive "$pid" && [ "$i" -lt {ticks} ]; do sleep {tick}; i=$((i + 1)); done
+fi
+printf 'killed %s\n' "$sig" > "$d/status.tmp" && mv -f "$d/status.tmp" "$d/status"
+printf 'stopped killed %s' "$sig""#,
+        root = quote(root),
+    )
+}
