@@ -1,0 +1,232 @@
+//! [`State`]: what one `tether serve` process keeps for its pi session — the router (connected
+//! on first use), the active VM, each VM's home and working directory, running execs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tether_router::{Progress, Router, RouterError, RouterOptions, WaitGuard};
+use tether_target::{ExecOutcome, ExecSpec, Target};
+use tokio::sync::{OnceCell, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::ServeError;
+use crate::protocol::Outgoing;
+
+/// How long `vm/use` waits for a VM to answer its check.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Makes the router's options; called (again, after a failure) when the router is first needed.
+pub type Connect =
+    Arc<dyn Fn(Arc<dyn Progress>) -> Result<RouterOptions, RouterError> + Send + Sync>;
+
+/// A VM's home directory and the working directory tools use on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    pub home: String,
+    pub cwd: String,
+}
+
+/// Sends notifications to the client.
+#[derive(Clone)]
+pub(crate) struct Notifier {
+    out: mpsc::Sender<Outgoing>,
+}
+
+impl Notifier {
+    pub fn new(out: mpsc::Sender<Outgoing>) -> Notifier {
+        Notifier { out }
+    }
+
+    /// Sends a notification, waiting while the writer is behind.
+    pub async fn send(&self, method: &'static str, params: Value) {
+        // The client has gone when this fails; the request ends on its own.
+        let _ = self.out.send(Outgoing::notification(method, params)).await;
+    }
+
+    /// The channel itself (for writers that apply backpressure).
+    pub fn sender(&self) -> mpsc::Sender<Outgoing> {
+        self.out.clone()
+    }
+}
+
+/// Reports the router's waits ("resuming paused VM …") as `progress` notifications.
+struct NotifyProgress(Notifier);
+
+impl Progress for NotifyProgress {
+    fn begin(&self, message: &str) -> WaitGuard {
+        let notifier = self.0.clone();
+        let message = message.to_owned();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                notifier
+                    .send("progress", json!({ "message": message }))
+                    .await;
+            });
+        }
+        WaitGuard::none()
+    }
+}
+
+/// Everything one server keeps.
+pub(crate) struct State {
+    connect: Connect,
+    router: OnceCell<Arc<Router>>,
+    pub notifier: Notifier,
+    active: Mutex<Option<String>>,
+    places: Mutex<HashMap<String, Place>>,
+    execs: Mutex<HashMap<String, CancellationToken>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl State {
+    pub fn new(connect: Connect, notifier: Notifier) -> State {
+        State {
+            connect,
+            router: OnceCell::new(),
+            notifier,
+            active: Mutex::new(None),
+            places: Mutex::new(HashMap::new()),
+            execs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The router, connected on first use (which may start the local simulator).
+    pub async fn router(&self) -> Result<Arc<Router>, ServeError> {
+        let router = self.router.get_or_try_init(|| async {
+            let progress: Arc<dyn Progress> = Arc::new(NotifyProgress(self.notifier.clone()));
+            let options = (self.connect)(progress)?;
+            Ok::<_, ServeError>(Arc::new(Router::connect(options).await?))
+        });
+        Ok(router.await?.clone())
+    }
+
+    /// The active VM, if any.
+    pub fn active(&self) -> Option<String> {
+        lock(&self.active).clone()
+    }
+
+    /// Makes `vm_id` the active VM (or none); returns the one active before.
+    pub fn set_active(&self, vm_id: Option<String>) -> Option<String> {
+        std::mem::replace(&mut *lock(&self.active), vm_id)
+    }
+
+    /// The VM `query` names (a full id or a unique prefix), or the active VM for `None`.
+    pub async fn vm(&self, query: Option<&str>) -> Result<String, ServeError> {
+        match query {
+            Some(query) => Ok(self.router().await?.resolve_vm(query).await?),
+            None => self.active().ok_or(ServeError::NoActiveVm),
+        }
+    }
+
+    /// `vm_id` as a target (resumed first if it was paused).
+    pub async fn target(&self, vm_id: &str) -> Result<Arc<dyn Target>, ServeError> {
+        Ok(self.router().await?.target(vm_id).await?)
+    }
+
+    /// `vm_id`'s home and working directory, asking the VM for its home the first time.
+    pub async fn place(&self, vm_id: &str) -> Result<Place, ServeError> {
+        if let Some(place) = lock(&self.places).get(vm_id) {
+            return Ok(place.clone());
+        }
+        let home = self.ask_home(vm_id).await?;
+        let place = Place {
+            cwd: home.clone(),
+            home,
+        };
+        let mut places = lock(&self.places);
+        Ok(places.entry(vm_id.to_owned()).or_insert(place).clone())
+    }
+
+    /// Asks `vm_id` for its home (proof that it answers); keeps a working directory set before.
+    pub async fn check(&self, vm_id: &str) -> Result<Place, ServeError> {
+        let home = self.ask_home(vm_id).await?;
+        let mut places = lock(&self.places);
+        let place = places.entry(vm_id.to_owned()).or_insert_with(|| Place {
+            home: home.clone(),
+            cwd: home.clone(),
+        });
+        place.home = home;
+        Ok(place.clone())
+    }
+
+    /// Sets `vm_id`'s working directory.
+    pub fn set_cwd(&self, vm_id: &str, place: Place) {
+        lock(&self.places).insert(vm_id.to_owned(), place);
+    }
+
+    /// Forgets what is known about `vm_id` (deleted): its place, and the active VM if it was.
+    pub fn forget(&self, vm_id: &str) -> bool {
+        lock(&self.places).remove(vm_id);
+        let mut active = lock(&self.active);
+        let was_active = active.as_deref() == Some(vm_id);
+        if was_active {
+            *active = None;
+        }
+        was_active
+    }
+
+    /// Runs `printf %s "$HOME"` on the VM: its home, and proof that it answers.
+    async fn ask_home(&self, vm_id: &str) -> Result<String, ServeError> {
+        let target = self.target(vm_id).await?;
+        let spec = ExecSpec {
+            timeout: Some(CHECK_TIMEOUT),
+            ..ExecSpec::shell("printf %s \"${HOME:-/}\"")
+        };
+        let mut out = Vec::new();
+        let outcome = target
+            .exec(spec, &mut |_, bytes| out.extend_from_slice(bytes), None)
+            .await?;
+        let home = String::from_utf8_lossy(&out).trim().to_owned();
+        match outcome {
+            ExecOutcome::Exited(0) if home.starts_with('/') => Ok(home),
+            outcome => Err(ServeError::VmUnresponsive {
+                vm_id: vm_id.to_owned(),
+                detail: format!("the check ended with {outcome:?} and printed {home:?}"),
+            }),
+        }
+    }
+
+    /// Registers a running exec; fails if the id is taken.
+    pub fn start_exec(&self, exec_id: &str) -> Result<CancellationToken, ServeError> {
+        let mut execs = lock(&self.execs);
+        if execs.contains_key(exec_id) {
+            return Err(ServeError::ExecIdInUse {
+                exec_id: exec_id.to_owned(),
+            });
+        }
+        let token = CancellationToken::new();
+        execs.insert(exec_id.to_owned(), token.clone());
+        Ok(token)
+    }
+
+    /// Unregisters a finished exec.
+    pub fn end_exec(&self, exec_id: &str) {
+        lock(&self.execs).remove(exec_id);
+    }
+
+    /// Cancels a running exec; false if there is none with that id.
+    pub fn cancel_exec(&self, exec_id: &str) -> bool {
+        match lock(&self.execs).get(exec_id) {
+            Some(token) => {
+                token.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels every running exec (the client has gone).
+    pub fn cancel_all(&self) {
+        for token in lock(&self.execs).values() {
+            token.cancel();
+        }
+    }
+}

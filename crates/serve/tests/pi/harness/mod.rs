@@ -1,0 +1,130 @@
+//! Everything an end-to-end test needs: the simulator, a scripted model, a real pi with the
+//! tether package, and scratch directories — all gone when the [`Rig`] drops.
+
+mod llm;
+mod pi;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use tempfile::TempDir;
+use tether_testkit::Sim;
+
+pub use llm::{MockLlm, Turn};
+pub use pi::{Launch, Pi, PiInstall, ToolEnd, repo};
+
+/// The pi version CI pins.
+pub const PI_VERSION: &str = "0.73.1";
+/// A local environment variable that must never reach a VM.
+pub const SECRET_VAR: &str = "TETHER_TEST_SECRET";
+
+/// A simulator, a scripted model and scratch directories for one pi.
+pub struct Rig {
+    pub sim: Sim,
+    pub llm: MockLlm,
+    pub install: PiInstall,
+    dirs: TempDir,
+}
+
+/// Starts a [`Rig`] for pi `version`, or returns from the test (printing why) if pi cannot
+/// run here.
+#[macro_export]
+macro_rules! rig {
+    () => {
+        $crate::rig!($crate::harness::PI_VERSION)
+    };
+    ($version:expr) => {
+        match $crate::harness::Rig::start($version).await.unwrap() {
+            Some(rig) => rig,
+            None => return,
+        }
+    };
+}
+
+/// The `tether` binary beside this test (nextest builds the workspace's binaries).
+fn tether_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .context("no target dir")?;
+    let path = dir.join("tether");
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing; run `cargo build -p tether`",
+        path.display()
+    );
+    Ok(path)
+}
+
+impl Rig {
+    /// A rig for pi `version`; `None` (after printing why) when pi or node is missing.
+    pub async fn start(version: &str) -> anyhow::Result<Option<Rig>> {
+        let install = match PiInstall::find(version) {
+            Ok(install) => install,
+            Err(why) => {
+                eprintln!("skipping: {why}");
+                return Ok(None);
+            }
+        };
+        let sim = Sim::start(tether_binary()?).await?;
+        let llm = MockLlm::start().await?;
+        let dirs = tempfile::Builder::new().prefix("tether-pi-").tempdir()?;
+        for dir in ["work", "agent", "state", "home"] {
+            std::fs::create_dir_all(dirs.path().join(dir))?;
+        }
+        let models = serde_json::to_vec_pretty(&llm.models_json())?;
+        std::fs::write(dirs.path().join("agent/models.json"), models)?;
+        Ok(Some(Rig {
+            sim,
+            llm,
+            install,
+            dirs,
+        }))
+    }
+
+    /// pi's local working directory.
+    pub fn work(&self) -> PathBuf {
+        self.dirs.path().join("work")
+    }
+
+    /// The environment pi (and so the sidecar) runs with.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let info = self.sim.info();
+        let path = |p: &Path| p.display().to_string();
+        let serve = serde_json::json!([env!("CARGO_BIN_EXE_tether-serve")]).to_string();
+        vec![
+            (
+                "PI_CODING_AGENT_DIR".into(),
+                path(&self.dirs.path().join("agent")),
+            ),
+            ("PI_OFFLINE".into(), "1".into()),
+            ("PI_TELEMETRY".into(), "0".into()),
+            ("HOME".into(), path(&self.dirs.path().join("home"))),
+            (
+                "XDG_STATE_HOME".into(),
+                path(&self.dirs.path().join("state")),
+            ),
+            ("VERS_URL".into(), info.vers_url.clone()),
+            ("VERS_API_KEY".into(), info.api_key.clone()),
+            ("TETHER_VM_DOMAIN".into(), info.vm_domain.clone()),
+            ("TETHER_SSH_GATEWAY".into(), info.ssh_gateway.clone()),
+            ("TETHER_CA_CERT".into(), path(&info.ca_cert)),
+            ("TETHER_NO_AUTO_SIM".into(), "1".into()),
+            ("TETHER_SERVE_ARGV".into(), serve),
+            (SECRET_VAR.into(), "hunter2".into()),
+        ]
+    }
+
+    /// Starts pi with the tether package (and the test helper extension).
+    pub async fn pi(&self) -> anyhow::Result<Pi> {
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pi");
+        Pi::start(Launch {
+            install: &self.install,
+            cwd: &self.work(),
+            env: self.env(),
+            extensions: vec![repo().join("pi/index.ts"), here.join("helper-ext.ts")],
+        })
+        .await
+    }
+}

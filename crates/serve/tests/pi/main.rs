@@ -1,0 +1,9 @@
+//! End-to-end tests: a real pi (installed by `pi/scripts/install-pi.sh`) with the tether
+//! package, driven by a scripted model, against the real simulator. Each test skips, saying
+//! why, when pi or node is missing.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(dead_code, unused_imports)] // shared by the tests; not every test uses all of it
+mod harness;
+mod walkthrough;
