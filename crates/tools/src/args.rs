@@ -140,7 +140,7 @@ pub struct BgStartArgs {
 pub struct BgListArgs {}
 
 /// `bg_logs`: read a background process's output.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BgLogsArgs {
     /// The process id that bg_start returned.
@@ -152,6 +152,10 @@ pub struct BgLogsArgs {
     /// Only the last this many lines (instead of reading from `offset`).
     #[serde(default)]
     pub tail: Option<u64>,
+    /// Wait up to this many seconds (at most 60) for output past `offset`, or for the process
+    /// to end, before answering.
+    #[serde(default)]
+    pub wait: Option<f64>,
 }
 
 /// `bg_stop`: stop a background process.
@@ -220,7 +224,10 @@ mod tests {
         let err = parse::<ReadArgs>("read", Some(object(json!({"path": "a", "lines": 3}))))
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("invalid arguments for read: unknown field `lines`"), "{err}");
+        assert!(
+            err.starts_with("invalid arguments for read: unknown field `lines`"),
+            "{err}"
+        );
         let err = parse::<ReadArgs>("read", None).unwrap_err().to_string();
         assert!(err.contains("missing field `path`"), "{err}");
     }
@@ -231,7 +238,13 @@ mod tests {
             "path": "f", "oldText": "a", "newText": "b"
         })));
         let args: EditArgs = parse("edit", Some(folded)).unwrap();
-        assert_eq!(args.edits, vec![EditPair { old_text: "a".into(), new_text: "b".into() }]);
+        assert_eq!(
+            args.edits,
+            vec![EditPair {
+                old_text: "a".into(),
+                new_text: "b".into()
+            }]
+        );
         let stringly = prepare_edit_arguments(object(json!({
             "path": "f", "edits": "[{\"oldText\":\"x\",\"newText\":\"y\"}]"
         })));

@@ -128,7 +128,10 @@ fn trailer(t: &Truncation, last_line_bytes: usize, full: &str) -> String {
             format_size(last_line_bytes)
         )
     } else if t.truncated_by == Some(TruncatedBy::Lines) {
-        format!("[Showing lines {start}-{end} of {}. Full output: {full}]", t.total_lines)
+        format!(
+            "[Showing lines {start}-{end} of {}. Full output: {full}]",
+            t.total_lines
+        )
     } else {
         format!(
             "[Showing lines {start}-{end} of {} ({} limit). Full output: {full}]",
@@ -143,12 +146,13 @@ async fn save(ws: &Workspace, path: &str, full: Full) -> Result<(), ToolError> {
     match full {
         Full::Memory(bytes) => ws.target().write_file(path, &bytes).await?,
         Full::Spilled(file, len) => {
-            let mut source = tokio::fs::File::open(file.path())
-                .await
-                .map_err(|source| ToolError::Io {
-                    context: "reading back a long command output",
-                    source,
-                })?;
+            let mut source =
+                tokio::fs::File::open(file.path())
+                    .await
+                    .map_err(|source| ToolError::Io {
+                        context: "reading back a long command output",
+                        source,
+                    })?;
             ws.target()
                 .write_from(path, &mut source, len as u64)
                 .await?;

@@ -64,14 +64,20 @@ pub async fn grep(ws: &Workspace, args: GrepArgs) -> Result<ToolOutput, ToolErro
     if cut {
         append_notice(
             &mut out,
-            &format!("Some lines truncated to {GREP_MAX_LINE_CHARS} chars. Use read tool to see full lines"),
+            &format!(
+                "Some lines truncated to {GREP_MAX_LINE_CHARS} chars. Use read tool to see full lines"
+            ),
         );
     }
     Ok(out)
 }
 
 fn parent_or_root(parent: &str) -> String {
-    if parent.is_empty() { "/".into() } else { parent.into() }
+    if parent.is_empty() {
+        "/".into()
+    } else {
+        parent.into()
+    }
 }
 
 /// Adds a notice to the text's `[…]` block, or starts one.
@@ -116,12 +122,19 @@ async fn render(
             let text = String::from_utf8_lossy(&content);
             files.insert(&m.path, text.split('\n').map(str::to_owned).collect());
         }
-        let file = files.get(m.path.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let file = files
+            .get(m.path.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let first = number.saturating_sub(context).max(1);
         let last = (number + context).min(file.len().max(number));
         for current in first..=last {
             let text = file.get(current - 1).map_or("", String::as_str);
-            let text = if current == number { m.text.as_str() } else { text };
+            let text = if current == number {
+                m.text.as_str()
+            } else {
+                text
+            };
             show(if current == number { ':' } else { '-' }, current, text);
         }
     }

@@ -16,9 +16,7 @@ pub async fn ls(ws: &Workspace, args: LsArgs) -> Result<ToolOutput, ToolError> {
     let dir = ws.resolve(args.path.as_deref().unwrap_or("."));
     require_dir(ws, &dir).await?;
     let mut entries = ws.target().read_dir(&dir).await?;
-    entries.sort_by(|a, b| {
-        (a.path.to_lowercase(), &a.path).cmp(&(b.path.to_lowercase(), &b.path))
-    });
+    entries.sort_by(|a, b| (a.path.to_lowercase(), &a.path).cmp(&(b.path.to_lowercase(), &b.path)));
     let limit = args.limit.unwrap_or(LS_DEFAULT_LIMIT) as usize;
     let mut shown = Vec::new();
     for entry in &entries {

@@ -79,9 +79,9 @@ fn text(content: &str, args: &ReadArgs) -> Result<ToolOutput, ToolError> {
             total: lines.len(),
         });
     }
-    let end = args
-        .limit
-        .map_or(lines.len(), |l| start.saturating_add(l as usize).min(lines.len()));
+    let end = args.limit.map_or(lines.len(), |l| {
+        start.saturating_add(l as usize).min(lines.len())
+    });
     let truncation = truncate::truncate_head(&lines[start..end].join("\n"), Limits::default());
     let first = start + 1;
     if truncation.first_line_exceeds_limit {
@@ -154,11 +154,15 @@ mod tests {
     fn long_files_stop_at_2000_lines_with_a_continuation_hint() {
         let content: String = (1..=2500).map(|i| format!("{i}\n")).collect();
         let out = read_text(&content, None, None);
-        assert!(out.ends_with("2000\n\n[Showing lines 1-2000 of 2501. Use offset=2001 to continue.]"));
+        assert!(
+            out.ends_with("2000\n\n[Showing lines 1-2000 of 2501. Use offset=2001 to continue.]")
+        );
         let long_line = "x".repeat(MAX_BYTES + 1);
         assert_eq!(
             read_text(&long_line, None, None),
-            format!("[Line 1 is 50.0KB, exceeds 50.0KB limit. Use bash: sed -n '1p' f.txt | head -c {MAX_BYTES}]")
+            format!(
+                "[Line 1 is 50.0KB, exceeds 50.0KB limit. Use bash: sed -n '1p' f.txt | head -c {MAX_BYTES}]"
+            )
         );
     }
 

@@ -218,7 +218,10 @@ mod tests {
     fn text_within_limits_is_untouched() {
         let t = truncate_head("a\nb\n", Limits::default());
         assert!(!t.truncated);
-        assert_eq!((t.total_lines, t.output_lines, t.content.as_str()), (3, 3, "a\nb\n"));
+        assert_eq!(
+            (t.total_lines, t.output_lines, t.content.as_str()),
+            (3, 3, "a\nb\n")
+        );
     }
 
     #[test]
@@ -227,7 +230,10 @@ mod tests {
         assert_eq!(t.content, "1\n2");
         assert_eq!(t.truncated_by, Some(TruncatedBy::Lines));
         let t = truncate_head("aaa\nbbb\nccc", small(10, 8));
-        assert_eq!((t.content.as_str(), t.truncated_by), ("aaa\nbbb", Some(TruncatedBy::Bytes)));
+        assert_eq!(
+            (t.content.as_str(), t.truncated_by),
+            ("aaa\nbbb", Some(TruncatedBy::Bytes))
+        );
         let t = truncate_head("toolong\nx", small(10, 5));
         assert!(t.first_line_exceeds_limit);
         assert_eq!((t.content.as_str(), t.output_lines), ("", 0));
@@ -239,7 +245,10 @@ mod tests {
         assert_eq!((t.content.as_str(), t.total_lines), ("4\n", 5));
         let t = truncate_tail("x\nabcdefgh", small(10, 4));
         assert!(t.last_line_partial);
-        assert_eq!((t.content.as_str(), t.truncated_by), ("efgh", Some(TruncatedBy::Bytes)));
+        assert_eq!(
+            (t.content.as_str(), t.truncated_by),
+            ("efgh", Some(TruncatedBy::Bytes))
+        );
         // Never splits a character: "é" is two bytes.
         let t = truncate_tail("éééé", small(10, 3));
         assert_eq!(t.content, "é");
@@ -250,7 +259,10 @@ mod tests {
         assert_eq!(format_size(512), "512B");
         assert_eq!(format_size(MAX_BYTES), "50.0KB");
         assert_eq!(format_size(3 * 1024 * 1024 / 2), "1.5MB");
-        assert_eq!(truncate_line("abcdef", 3), ("abc... [truncated]".into(), true));
+        assert_eq!(
+            truncate_line("abcdef", 3),
+            ("abc... [truncated]".into(), true)
+        );
         assert_eq!(truncate_line("abc", 3), ("abc".into(), false));
     }
 }

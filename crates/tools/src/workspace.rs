@@ -44,11 +44,8 @@ impl Workspace {
             source,
         })?;
         let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
-        let mut workspace = Workspace::new(
-            Arc::new(LocalTarget::new()),
-            cwd.to_string_lossy(),
-            home,
-        );
+        let mut workspace =
+            Workspace::new(Arc::new(LocalTarget::new()), cwd.to_string_lossy(), home);
         workspace.temp_dir = std::env::temp_dir().to_string_lossy().into_owned();
         workspace.env = std::env::vars().collect();
         Ok(workspace)
@@ -90,6 +87,21 @@ impl Workspace {
     pub fn with_cwd(&self, cwd: &str) -> Workspace {
         Workspace {
             cwd: self.resolve(cwd),
+            ..self.clone()
+        }
+    }
+
+    /// The same workspace with `~` (and `HOME`, when commands get an environment) = `home`.
+    pub fn with_home(&self, home: &str) -> Workspace {
+        let mut env = self.env.clone();
+        for (key, value) in &mut env {
+            if key == "HOME" {
+                *value = home.to_owned();
+            }
+        }
+        Workspace {
+            home: home.to_owned(),
+            env,
             ..self.clone()
         }
     }

@@ -21,6 +21,8 @@ use script::Window;
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 /// The most output one `bg_logs` call returns.
 pub const LOGS_MAX_BYTES: usize = MAX_BYTES;
+/// The longest `bg_logs` waits for new output.
+pub const LOGS_MAX_WAIT: Duration = Duration::from_secs(60);
 
 /// Where a workspace keeps its background processes.
 fn root(ws: &Workspace) -> String {
@@ -93,8 +95,18 @@ pub async fn bg_logs(ws: &Workspace, args: BgLogsArgs) -> Result<ToolOutput, Too
         (Some(lines), _) => Window::Tail(lines),
         (None, offset) => Window::From(offset.unwrap_or(0)),
     };
-    let text = script::logs(&root(ws), id, window, LOGS_MAX_BYTES);
-    let reply = run(ws, text, META_TIMEOUT, "reading output").await?;
+    let wait = match args.wait {
+        Some(s) if s.is_finite() && s >= 0.0 => Duration::from_secs_f64(s).min(LOGS_MAX_WAIT),
+        None => Duration::ZERO,
+        Some(s) => {
+            return Err(ToolError::BadArguments {
+                tool: "bg_logs".into(),
+                reason: format!("wait must be a number of seconds from 0 to 60, not {s}"),
+            });
+        }
+    };
+    let text = script::logs(&root(ws), id, window, LOGS_MAX_BYTES, wait);
+    let reply = run(ws, text, wait + META_TIMEOUT, "reading output").await?;
     match reply.code {
         0 => {}
         script::NOT_FOUND => return Err(no_such(ws, id)),
@@ -124,7 +136,10 @@ pub async fn bg_stop(ws: &Workspace, args: BgStopArgs) -> Result<ToolOutput, Too
         }
         Some(("ended", state)) => {
             let state = BgState::parse(state);
-            (format!("{id} was not running: {}.", state.describe()), state)
+            (
+                format!("{id} was not running: {}.", state.describe()),
+                state,
+            )
         }
         _ => return Err(reply.unexpected(ws, "stopping a background process")),
     };

@@ -58,9 +58,7 @@ impl BgState {
             BgState::Running => "still running".into(),
             BgState::Exited { code } => format!("exited with code {code}"),
             BgState::Killed { signal } => format!("killed by SIG{signal}"),
-            BgState::Lost => {
-                "gone without a recorded exit (the machine may have restarted)".into()
-            }
+            BgState::Lost => "gone without a recorded exit (the machine may have restarted)".into(),
         }
     }
 }
@@ -95,7 +93,11 @@ impl BgProcess {
             .map(|n| format!(" ({n})"))
             .unwrap_or_default();
         let command = self.command.lines().next().unwrap_or_default();
-        let more = if self.command.contains('\n') { " …" } else { "" };
+        let more = if self.command.contains('\n') {
+            " …"
+        } else {
+            ""
+        };
         format!(
             "{} {} since {}{name} in {}, {} bytes of output: {command}{more}",
             self.id,
@@ -176,7 +178,11 @@ fn complete_utf8_len(bytes: &[u8]) -> usize {
             0xE0..=0xEF => 3,
             _ => 4,
         };
-        return if i + width <= bytes.len() { bytes.len() } else { i };
+        return if i + width <= bytes.len() {
+            bytes.len()
+        } else {
+            i
+        };
     }
     bytes.len()
 }
@@ -193,7 +199,12 @@ impl Logs {
             "that is all of it".to_owned()
         };
         let body = if self.bytes.is_empty() {
-            if self.size == 0 { "(no output yet)" } else { "(no new output)" }.to_owned()
+            if self.size == 0 {
+                "(no output yet)"
+            } else {
+                "(no new output)"
+            }
+            .to_owned()
         } else {
             String::from_utf8_lossy(&self.bytes).into_owned()
         };
@@ -230,7 +241,8 @@ mod tests {
 
     #[test]
     fn list_records_parse_with_odd_commands() {
-        let out = b"bg-1\x00running\x002026-01-01T00:00:00Z\x0012\x00web\x00/srv\x00echo a\necho b\x00";
+        let out =
+            b"bg-1\x00running\x002026-01-01T00:00:00Z\x0012\x00web\x00/srv\x00echo a\necho b\x00";
         let list = parse_list(out).unwrap();
         assert_eq!(list[0].command, "echo a\necho b");
         assert_eq!(list[0].name.as_deref(), Some("web"));

@@ -14,7 +14,7 @@ pub(crate) const BAD_CWD: u32 = 105;
 /// `setsid` or `mkfifo` is missing.
 pub(crate) const NO_SETSID: u32 = 108;
 
-/// How often `bg_stop` checks whether the group has gone.
+/// How often `bg_stop` and a waiting `bg_logs` look again.
 const STOP_TICK: Duration = Duration::from_millis(100);
 
 /// Shell functions every snippet uses: `alive PGID` (a live, non-zombie process is in the group)
@@ -109,27 +109,37 @@ pub(crate) enum Window {
     Tail(u64),
 }
 
-/// Prints the state, NUL, the output size, NUL, then at most `max` bytes of the output.
-pub(crate) fn logs(root: &str, id: &str, window: Window, max: usize) -> String {
+/// Prints the state, NUL, the output size, NUL, then at most `max` bytes of the output; from
+/// an offset, first waits up to `wait` for output past it or for the process to end.
+pub(crate) fn logs(root: &str, id: &str, window: Window, max: usize, wait: Duration) -> String {
+    let ticks = wait.as_millis() / STOP_TICK.as_millis();
+    let tick = STOP_TICK.as_secs_f64();
     let read = match window {
         Window::From(offset) => format!(
             r#"off={offset}
+i=0
+while [ "$i" -lt {ticks} ] && [ "$(wc -c < "$d/out")" -le "$off" ] && [ "$(state_of "$d")" = running ]; do
+  sleep {tick}; i=$((i + 1))
+done
+state=$(state_of "$d")
+size=$(wc -c < "$d/out")
+printf '%s\0%s\0' "$state" "$size"
 if [ "$off" -lt "$size" ]; then
   n=$((size - off)); [ "$n" -gt {max} ] && n={max}
   tail -c +$((off + 1)) "$d/out" | head -c "$n"
 fi"#
         ),
-        Window::Tail(lines) => {
-            format!(r#"head -c "$size" "$d/out" | tail -n {lines} | tail -c {max}"#)
-        }
+        Window::Tail(lines) => format!(
+            r#"state=$(state_of "$d")
+size=$(wc -c < "$d/out")
+printf '%s\0%s\0' "$state" "$size"
+head -c "$size" "$d/out" | tail -n {lines} | tail -c {max}"#
+        ),
     };
     format!(
         r#"{PRELUDE}
 d={root}/{id}
 [ -f "$d/cmd" ] || exit {NOT_FOUND}
-state=$(state_of "$d")
-size=$(wc -c < "$d/out")
-printf '%s\0%s\0' "$state" "$size"
 {read}"#,
         root = quote(root),
     )

@@ -39,10 +39,7 @@ fn is_js_whitespace(c: char) -> bool {
             | '\u{2028}'
             | '\u{2029}'
             | '\u{1680}'
-            | '\u{2000}'..='\u{200A}'
-            | '\u{202F}'
-            | '\u{205F}'
-            | '\u{3000}'
+            | '\u{2000}'..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{3000}'
     )
 }
 
@@ -53,7 +50,10 @@ mod tests {
     #[test]
     fn quotes_dashes_spaces_and_trailing_whitespace_are_normalised() {
         assert_eq!(normalize("a  \nb\t\n"), "a\nb\n");
-        assert_eq!(normalize("\u{201C}hi\u{201D} \u{2018}x\u{2019}"), "\"hi\" 'x'");
+        assert_eq!(
+            normalize("\u{201C}hi\u{201D} \u{2018}x\u{2019}"),
+            "\"hi\" 'x'"
+        );
         assert_eq!(normalize("a\u{2013}b\u{2014}c\u{2212}d"), "a-b-c-d");
         assert_eq!(normalize("a\u{00A0}b\u{3000}c"), "a b c");
         // NFKC folds compatibility forms (the "ﬁ" ligature, full-width letters).
