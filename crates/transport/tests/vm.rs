@@ -291,3 +291,52 @@ async fn the_pool_reconnects_after_the_simulator_restarts() {
         .unwrap();
     assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), f.vm);
 }
+
+#[tokio::test]
+async fn a_connection_cut_mid_command_is_reported_and_the_next_call_reconnects() {
+    let f = Fixture::new().await;
+    let relay = tether_testkit::Relay::start(&f.sim.info().ssh_gateway, Duration::ZERO).unwrap();
+    let endpoint = Endpoint::vers(
+        &f.vm,
+        &f.sim.info().vm_domain,
+        Some(&relay.addr().to_string()),
+    );
+    let pool = f.pool();
+    let session = pool.session(&endpoint, &f.key).await.unwrap();
+
+    let mut stdout = Vec::new();
+    let mut cut_done = false;
+    let mut sink = |_: Stream, bytes: &[u8]| {
+        stdout.extend_from_slice(bytes);
+        if !cut_done && stdout.ends_with(b"running\n") {
+            cut_done = relay.cut() > 0;
+        }
+    };
+    let spec = ExecSpec::shell("echo running; sleep 30; echo finished");
+    let err = session
+        .exec(spec, &mut sink, None)
+        .await
+        .expect_err("a cut connection must fail the call");
+    assert!(cut_done, "the relay had no connection to cut");
+    assert!(
+        matches!(err, TransportError::Disconnected { started: true, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("may still be running"), "{err}");
+
+    // The next call reconnects by itself, through the same relay.
+    let mut out = Vec::new();
+    let mut sink = |_: Stream, bytes: &[u8]| out.extend_from_slice(bytes);
+    let run = pool
+        .exec(
+            &endpoint,
+            &f.key,
+            ExecSpec::shell("hostname"),
+            &mut sink,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(run.outcome, ExecOutcome::Exited(0));
+    assert_eq!(String::from_utf8(out).unwrap().trim(), f.vm);
+}
