@@ -46,6 +46,27 @@ pub enum ServeError {
     /// An operation needs a VM but none is active and none was named.
     #[error("no VM is active; call vm_use with a VM id first (vm_list shows them), or name a VM")]
     NoActiveVm,
+    /// No VM (or commit) id starts with what was given.
+    #[error("no {kind} id starts with {query:?}; {}", known_ids(kind, candidates))]
+    UnknownId {
+        /// `VM` or `commit`.
+        kind: &'static str,
+        /// What was given.
+        query: String,
+        /// The ids that exist.
+        candidates: Vec<String>,
+    },
+    /// The VM does not exist (any more).
+    #[error(
+        "VM {vm_id} does not exist (it may have been deleted); call vm_list to see the VMs, or create_vm to make one"
+    )]
+    VmGone {
+        /// The VM.
+        vm_id: String,
+        /// What the API said.
+        #[source]
+        source: Box<RouterError>,
+    },
     /// A `vm:<id>:<path>` place is malformed.
     #[error("{text:?} is not a valid place ({reason}); write a local path or vm:<vm_id>:<path>")]
     BadPlace {
@@ -105,6 +126,58 @@ pub enum ServeError {
     Target(#[from] TargetError),
 }
 
+/// How many ids a message lists at most.
+const SHOWN_IDS: usize = 10;
+
+fn known_ids(kind: &str, ids: &[String]) -> String {
+    if ids.is_empty() {
+        let make = if kind == "VM" {
+            "create_vm makes one"
+        } else {
+            "vm_commit makes one"
+        };
+        return format!("there are no {kind}s yet ({make})");
+    }
+    let mut shown = ids
+        .iter()
+        .take(SHOWN_IDS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if ids.len() > SHOWN_IDS {
+        shown.push_str(&format!(" and {} more", ids.len() - SHOWN_IDS));
+    }
+    let list = if kind == "VM" {
+        " (vm_list lists them)"
+    } else {
+        ""
+    };
+    format!("the {kind}s are: {shown}{list}; use one of them")
+}
+
+impl ServeError {
+    /// `err`, met while looking for VM `vm_id`, in the words the model needs: an unknown id
+    /// lists the known ones, a missing VM points at vm_list.
+    pub(crate) fn about_vm(vm_id: &str, err: RouterError) -> ServeError {
+        match err {
+            RouterError::NoMatch {
+                kind,
+                query,
+                candidates,
+            } => ServeError::UnknownId {
+                kind,
+                query,
+                candidates,
+            },
+            RouterError::Vers(vers) if vers.is_not_found() => ServeError::VmGone {
+                vm_id: vm_id.to_owned(),
+                source: Box::new(RouterError::Vers(vers)),
+            },
+            err => err.into(),
+        }
+    }
+}
+
 impl From<RouterError> for ServeError {
     fn from(err: RouterError) -> ServeError {
         ServeError::Router(Box::new(err))
@@ -118,6 +191,7 @@ impl ServeError {
             ServeError::Router(err) => ErrorKind::of(err.as_ref()),
             ServeError::Vers(err) => ErrorKind::of(err),
             ServeError::Target(err) => ErrorKind::of(err),
+            ServeError::UnknownId { .. } | ServeError::VmGone { .. } => ErrorKind::NotFound,
             ServeError::NoActiveVm
             | ServeError::BadPlace { .. }
             | ServeError::LocalCopy { .. }

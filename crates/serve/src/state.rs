@@ -121,14 +121,20 @@ impl State {
     /// The VM `query` names (a full id or a unique prefix), or the active VM for `None`.
     pub async fn vm(&self, query: Option<&str>) -> Result<String, ServeError> {
         match query {
-            Some(query) => Ok(self.router().await?.resolve_vm(query).await?),
+            Some(query) => {
+                let router = self.router().await?;
+                let found = router.resolve_vm(query).await;
+                found.map_err(|err| ServeError::about_vm(query, err))
+            }
             None => self.active().ok_or(ServeError::NoActiveVm),
         }
     }
 
     /// `vm_id` as a target (resumed first if it was paused).
     pub async fn target(&self, vm_id: &str) -> Result<Arc<dyn Target>, ServeError> {
-        Ok(self.router().await?.target(vm_id).await?)
+        let router = self.router().await?;
+        let target = router.target(vm_id).await;
+        target.map_err(|err| ServeError::about_vm(vm_id, err))
     }
 
     /// `vm_id`'s home and working directory, asking the VM for its home the first time.

@@ -12,6 +12,11 @@ use super::paths;
 use crate::ServeError;
 use crate::state::{Place, State};
 
+/// Maps an API error about `vm_id` to the model's words (a missing VM points at vm_list).
+fn gone(vm_id: &str) -> impl Fn(tether_vers::VersError) -> ServeError + '_ {
+    move |err| ServeError::about_vm(vm_id, err.into())
+}
+
 /// Which API is in use.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -194,7 +199,11 @@ pub(crate) async fn branch(state: &State, params: BranchParams) -> Result<Value,
     };
     let router = state.router().await?;
     let source = BranchSource::Vm(vm_id.clone());
-    let vm_ids = router.vers().branch(&source, query).await?;
+    let vm_ids = router
+        .vers()
+        .branch(&source, query)
+        .await
+        .map_err(gone(&vm_id))?;
     Ok(json!({ "sourceVmId": vm_id, "vmIds": vm_ids }))
 }
 
@@ -219,7 +228,11 @@ pub(crate) async fn commit(state: &State, params: CommitParams) -> Result<Value,
         description: params.description,
     };
     let router = state.router().await?;
-    let commit_id = router.vers().commit(&vm_id, query, &request).await?;
+    let commit_id = router
+        .vers()
+        .commit(&vm_id, query, &request)
+        .await
+        .map_err(gone(&vm_id))?;
     if params.keep_paused == Some(true) {
         router.forget(&vm_id).await;
     }
@@ -234,7 +247,10 @@ pub(crate) struct RestoreParams {
 
 pub(crate) async fn restore(state: &State, params: RestoreParams) -> Result<Value, ServeError> {
     let router = state.router().await?;
-    let commit_id = router.resolve_commit(&params.commit_id).await?;
+    let commit_id = router
+        .resolve_commit(&params.commit_id)
+        .await
+        .map_err(|err| ServeError::about_vm(&params.commit_id, err))?;
     let vm_id = router.vers().from_commit(&commit_id).await?;
     Ok(json!({ "commitId": commit_id, "vmId": vm_id }))
 }
@@ -248,7 +264,11 @@ pub(crate) struct DeleteParams {
 pub(crate) async fn delete(state: &State, params: DeleteParams) -> Result<Value, ServeError> {
     let vm_id = state.vm(Some(&params.vm_id)).await?;
     let router = state.router().await?;
-    let deleted = router.vers().delete_vm(&vm_id).await?;
+    let deleted = router
+        .vers()
+        .delete_vm(&vm_id)
+        .await
+        .map_err(gone(&vm_id))?;
     router.forget(&vm_id).await;
     let mut was_active = false;
     for id in &deleted {
@@ -282,7 +302,11 @@ pub(crate) async fn set_state(state: &State, params: StateParams) -> Result<Valu
     };
     let vm_id = state.vm(Some(&params.vm_id)).await?;
     let router = state.router().await?;
-    router.vers().set_state(&vm_id, requested).await?;
+    router
+        .vers()
+        .set_state(&vm_id, requested)
+        .await
+        .map_err(gone(&vm_id))?;
     router.forget(&vm_id).await;
     let vm = match requested {
         RequestedState::Running => {

@@ -109,3 +109,8 @@ pub async fn walkthrough(rig: Rig) {
 async fn the_tutorial_walkthrough_runs_on_the_vm_and_back_locally() {
     walkthrough(rig!()).await;
 }
+
+#[tokio::test]
+async fn the_walkthrough_also_runs_on_pi_0_87() {
+    walkthrough(rig!("0.87.1")).await;
+}

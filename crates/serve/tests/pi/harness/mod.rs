@@ -15,6 +15,8 @@ pub use pi::{Launch, Pi, PiInstall, ToolEnd, repo};
 
 /// The pi version CI pins.
 pub const PI_VERSION: &str = "0.73.1";
+/// Every tool: pi's seven and the package's VM tools.
+pub const ALL_TOOLS: &str = "read,bash,edit,write,ls,find,grep,create_vm,vm_exec,vm_use,vm_local,vm_list,vm_branch,vm_commit,vm_restore,vm_delete,vm_state,vm_copy";
 /// A local environment variable that must never reach a VM.
 pub const SECRET_VAR: &str = "TETHER_TEST_SECRET";
 
@@ -118,12 +120,23 @@ impl Rig {
 
     /// Starts pi with the tether package (and the test helper extension).
     pub async fn pi(&self) -> anyhow::Result<Pi> {
+        self.pi_with(&[]).await
+    }
+
+    /// Starts pi with every tool active (ls, find and grep are off by default).
+    pub async fn pi_all_tools(&self) -> anyhow::Result<Pi> {
+        self.pi_with(&["--tools", ALL_TOOLS]).await
+    }
+
+    /// Starts pi with extra arguments.
+    pub async fn pi_with(&self, args: &[&str]) -> anyhow::Result<Pi> {
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pi");
         Pi::start(Launch {
             install: &self.install,
             cwd: &self.work(),
             env: self.env(),
             extensions: vec![repo().join("pi/index.ts"), here.join("helper-ext.ts")],
+            args: args.iter().map(|a| a.to_string()).collect(),
         })
         .await
     }

@@ -86,6 +86,7 @@ pub struct Launch<'a> {
     pub cwd: &'a Path,
     pub env: Vec<(String, String)>,
     pub extensions: Vec<PathBuf>,
+    pub args: Vec<String>,
 }
 
 impl Pi {
@@ -106,6 +107,7 @@ impl Pi {
         for extension in &launch.extensions {
             command.arg("-e").arg(extension);
         }
+        command.args(&launch.args);
         if !launch.install.version.starts_with("0.7") {
             command.arg("--approve");
         }
