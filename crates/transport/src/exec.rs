@@ -377,9 +377,15 @@ fn wrap(spec: &ExecSpec) -> String {
         .iter()
         .map(|(k, v)| format!("{} ", quote(&format!("{k}={v}"))))
         .collect();
+    // `env` is one more program started per command: only when there is something to set.
+    let env = if env.is_empty() {
+        env
+    } else {
+        format!("env {env}")
+    };
     let command = quote(&spec.command);
     script.push_str(&format!(
-        "if command -v bash >/dev/null 2>&1; then exec env {env}bash -c {command}; else exec env {env}sh -c {command}; fi"
+        "if command -v bash >/dev/null 2>&1; then exec {env}bash -c {command}; else exec {env}sh -c {command}; fi"
     ));
     script
 }
@@ -433,5 +439,19 @@ mod tests {
         let (pid, rest) = stdout.split_once('\n').unwrap();
         assert!(pid.parse::<u32>().is_ok(), "{stdout}");
         assert_eq!(rest, format!("its\n{cwd}\nv w\n"));
+    }
+
+    #[test]
+    fn without_env_the_wrapper_starts_the_shell_directly() {
+        let script = wrap(&ExecSpec::shell("echo \"$0\""));
+        assert!(!script.contains("env "), "{script}");
+        let output = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let (_, rest) = stdout.split_once('\n').unwrap();
+        assert!(rest == "bash\n" || rest == "sh\n", "{stdout}");
     }
 }

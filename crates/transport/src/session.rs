@@ -9,6 +9,7 @@ use russh::client::{self, Handle, Msg};
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio_rustls::TlsConnector;
 
 use crate::{KnownHosts, TransportError};
@@ -21,6 +22,9 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_MAX: usize = 3;
 /// Deadline for opening a channel on a live connection.
 pub const CHANNEL_OPEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Each channel's receive window. russh's default (2 MiB, topped up once half is used) keeps
+/// at most 2 MiB in flight, which caps a download at about 50 MB/s over a 20 ms round trip.
+const CHANNEL_WINDOW: u32 = 16 << 20;
 
 /// Where a VM or host is, and how to reach it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +99,20 @@ impl TransportConfig {
 pub struct Session {
     handle: Handle<Client>,
     endpoint: Endpoint,
-    spare: tokio::sync::Mutex<Option<Channel<Msg>>>,
+    spare: Mutex<Spare>,
+}
+
+/// The channel opened ahead of need. Its lock is never held across an await, so concurrent
+/// callers never queue behind a channel being opened: the first one waits for that channel (it
+/// is already on its way), the others open their own.
+#[derive(Default)]
+struct Spare {
+    /// An open channel nobody has taken yet.
+    ready: Option<Channel<Msg>>,
+    /// Whether a spare is being opened.
+    opening: bool,
+    /// The caller waiting for the spare being opened.
+    claimed: Option<oneshot::Sender<Channel<Msg>>>,
 }
 
 impl Session {
@@ -127,19 +144,58 @@ impl Session {
         self.handle.is_closed()
     }
 
-    /// A channel: the spare opened ahead if there is one, else a new one.
+    /// A channel: the spare if one is open or being opened and not claimed, else a new one.
     pub(crate) async fn channel(&self) -> Result<Channel<Msg>, TransportError> {
-        if let Some(channel) = self.spare.lock().await.take() {
+        let claim = {
+            let mut spare = self.spare();
+            if let Some(channel) = spare.ready.take() {
+                return Ok(channel);
+            }
+            (spare.opening && spare.claimed.is_none()).then(|| {
+                let (tx, rx) = oneshot::channel();
+                spare.claimed = Some(tx);
+                rx
+            })
+        };
+        // A failed spare drops the sender: then this caller opens its own.
+        if let Some(rx) = claim
+            && let Ok(channel) = rx.await
+        {
             return Ok(channel);
         }
         self.open_channel().await
     }
 
-    /// Opens a channel ahead of need, so the next command saves a round trip.
+    /// Opens a channel ahead of need, so the next command saves a round trip. Does nothing if
+    /// a spare is open or being opened.
     pub async fn prepare_spare(&self) {
-        let mut spare = self.spare.lock().await;
-        if spare.is_none() {
-            *spare = self.open_channel().await.ok();
+        {
+            let mut spare = self.spare();
+            if spare.ready.is_some() || spare.opening {
+                return;
+            }
+            spare.opening = true;
+        }
+        // Settles the spare even if this future is dropped halfway.
+        let opening = Opening(Some(self));
+        opening.finish(self.open_channel().await.ok());
+    }
+
+    /// Hands a newly opened spare to the caller that claimed it, or keeps it; without a
+    /// channel, drops the claim so that caller opens its own.
+    fn settle_spare(&self, channel: Option<Channel<Msg>>) {
+        let mut spare = self.spare();
+        spare.opening = false;
+        spare.ready = match (channel, spare.claimed.take()) {
+            (Some(channel), Some(claim)) => claim.send(channel).err(),
+            (channel, _) => channel,
+        };
+    }
+
+    fn spare(&self) -> std::sync::MutexGuard<'_, Spare> {
+        match self.spare.lock() {
+            Ok(spare) => spare,
+            Err(poisoned) => poisoned.into_inner(),
         }
     }
 
@@ -168,6 +224,26 @@ impl Session {
 
     pub(crate) fn host(&self) -> &str {
         &self.endpoint.host
+    }
+}
+
+/// A spare being opened: settled with the channel when the open ends, or without one if it is
+/// dropped before.
+struct Opening<'a>(Option<&'a Session>);
+
+impl Opening<'_> {
+    fn finish(mut self, channel: Option<Channel<Msg>>) {
+        if let Some(session) = self.0.take() {
+            session.settle_spare(channel);
+        }
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        if let Some(session) = self.0.take() {
+            session.settle_spare(None);
+        }
     }
 }
 
@@ -228,6 +304,7 @@ where
         keepalive_interval: Some(KEEPALIVE_INTERVAL),
         keepalive_max: KEEPALIVE_MAX,
         nodelay: true,
+        window_size: CHANNEL_WINDOW,
         ..Default::default()
     });
     match client::connect_stream(config, stream, client).await {
