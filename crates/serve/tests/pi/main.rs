@@ -9,4 +9,5 @@ mod errors;
 mod harness;
 mod parity;
 mod session;
+mod tools;
 mod walkthrough;
