@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod errors;
-#[allow(dead_code, unused_imports)] // shared by the tests; not every test uses all of it
 mod harness;
 mod parity;
 mod session;

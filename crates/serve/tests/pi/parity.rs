@@ -129,7 +129,16 @@ fn results(pi: &Pi, range: std::ops::Range<usize>, cwd: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn read_edit_write_bash_ls_are_identical_locally_and_on_a_vm() {
-    let mut rig = rig!();
+    parity(rig!()).await;
+}
+
+#[tokio::test]
+async fn results_are_identical_locally_and_on_a_vm_on_pi_0_87() {
+    parity(rig!("0.87.1")).await;
+}
+
+async fn parity(rig: Rig) {
+    let mut rig = rig;
     write_fixtures(&rig.work().join("fx"));
     write_fixtures(&rig.work().join("orig"));
     let mut pi = rig.pi_all_tools().await.unwrap();
@@ -175,6 +184,23 @@ async fn read_edit_write_bash_ls_are_identical_locally_and_on_a_vm() {
     assert!(
         od.contains("\\r  \\n") && od.contains("357 273 277"),
         "CRLF and BOM kept: {od}"
+    );
+    let on_vm = rig
+        .sim
+        .ssh(&vm)
+        .run("od -c /root/fx/crlf.txt; cat /root/fx/new.txt")
+        .await
+        .unwrap();
+    let local_od = std::process::Command::new("od")
+        .arg("-c")
+        .arg(rig.work().join("fx/crlf.txt"))
+        .output()
+        .unwrap();
+    let local_new = std::fs::read_to_string(rig.work().join("fx/new.txt")).unwrap();
+    assert_eq!(
+        on_vm.stdout_str(),
+        format!("{}{local_new}", String::from_utf8_lossy(&local_od.stdout)),
+        "the VM's files were edited, exactly as the local ones"
     );
     pi.quit().await.unwrap();
 }

@@ -178,3 +178,26 @@ async fn reload_keeps_the_active_vm() {
     pi.agent_end().await.unwrap();
     pi.quit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_resumed_session_keeps_the_active_vm() {
+    let mut rig = rig!();
+    let file = rig.scratch("session.jsonl");
+    let mut pi = rig.pi_session(&file).await.unwrap();
+    pi.prompt("use a VM").await.unwrap();
+    let (vm, turn) = use_new_vm(&mut rig).await;
+    turn.text("using it");
+    pi.agent_end().await.unwrap();
+    pi.quit().await.unwrap();
+
+    let mut pi = rig.pi_session(&file).await.unwrap();
+    status_shown(&mut pi, &format!("vers: {}", &vm[..12]), 1).await;
+    pi.prompt("where are we").await.unwrap();
+    let turn = rig.llm.next().await.unwrap();
+    turn.tool("bash", json!({ "command": "hostname" }));
+    let turn = rig.llm.next().await.unwrap();
+    assert_eq!(turn.tool_result().unwrap(), format!("{vm}\n"));
+    turn.text("still on the VM");
+    pi.agent_end().await.unwrap();
+    pi.quit().await.unwrap();
+}

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 use tether_testkit::Sim;
 
 pub use llm::{MockLlm, Turn};
-pub use pi::{Launch, Pi, PiInstall, ToolEnd, repo};
+pub use pi::{Launch, Pi, PiInstall, repo};
 
 /// The pi version CI pins.
 pub const PI_VERSION: &str = "0.73.1";
@@ -85,6 +85,11 @@ impl Rig {
         }))
     }
 
+    /// A path in the rig's scratch directory.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        self.dirs.path().join(name)
+    }
+
     /// pi's local working directory.
     pub fn work(&self) -> PathBuf {
         self.dirs.path().join("work")
@@ -128,8 +133,17 @@ impl Rig {
         self.pi_with(&["--tools", ALL_TOOLS]).await
     }
 
+    /// Starts pi keeping its session in `file` (resumed when it exists).
+    pub async fn pi_session(&self, file: &Path) -> anyhow::Result<Pi> {
+        self.launch(&[], Some(file.to_path_buf())).await
+    }
+
     /// Starts pi with extra arguments.
     pub async fn pi_with(&self, args: &[&str]) -> anyhow::Result<Pi> {
+        self.launch(args, None).await
+    }
+
+    async fn launch(&self, args: &[&str], session: Option<PathBuf>) -> anyhow::Result<Pi> {
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pi");
         Pi::start(Launch {
             install: &self.install,
@@ -137,6 +151,7 @@ impl Rig {
             env: self.env(),
             extensions: vec![repo().join("pi/index.ts"), here.join("helper-ext.ts")],
             args: args.iter().map(|a| a.to_string()).collect(),
+            session,
         })
         .await
     }

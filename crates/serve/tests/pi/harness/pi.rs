@@ -87,6 +87,8 @@ pub struct Launch<'a> {
     pub env: Vec<(String, String)>,
     pub extensions: Vec<PathBuf>,
     pub args: Vec<String>,
+    /// A session file to keep (and resume); none: `--no-session`.
+    pub session: Option<PathBuf>,
 }
 
 impl Pi {
@@ -96,7 +98,6 @@ impl Pi {
         command.arg(&launch.install.cli).args([
             "--mode",
             "rpc",
-            "--no-session",
             "-ne",
             "-nc",
             "--provider",
@@ -104,6 +105,10 @@ impl Pi {
             "--model",
             "mock-1",
         ]);
+        match &launch.session {
+            Some(file) => command.arg("--session").arg(file),
+            None => command.arg("--no-session"),
+        };
         for extension in &launch.extensions {
             command.arg("-e").arg(extension);
         }
@@ -198,15 +203,6 @@ impl Pi {
             .collect()
     }
 
-    /// The last finished call of tool `name`.
-    pub fn last_end(&self, name: &str) -> anyhow::Result<ToolEnd> {
-        self.tool_ends()
-            .into_iter()
-            .rev()
-            .find(|end| end.name == name)
-            .with_context(|| format!("no finished {name} call"))
-    }
-
     /// The footer texts set under `key`, in order (`None` = cleared).
     pub fn statuses(&self, key: &str) -> Vec<Option<String>> {
         self.seen
@@ -238,19 +234,4 @@ pub struct ToolEnd {
     pub name: String,
     pub is_error: bool,
     pub result: Value,
-}
-
-impl ToolEnd {
-    /// The result's text parts, joined.
-    pub fn text(&self) -> String {
-        let parts = self.result["content"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("")
-    }
 }
