@@ -85,6 +85,7 @@ impl ControlMaster {
     pub async fn start(key: &Path, gateway: &str, host: &str) -> anyhow::Result<ControlMaster> {
         let dir = tempfile::Builder::new().prefix("tether-cm-").tempdir()?;
         let socket = dir.path().join("s");
+        let log = dir.path().join("stderr");
         let mut child = Command::new("ssh")
             .args(tunnel_options(key, gateway))
             .args(quiet())
@@ -94,10 +95,14 @@ impl ControlMaster {
             .args([&format!("root@{host}"), "echo ready; exec cat"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
             .kill_on_drop(true)
             .spawn()
             .context("could not start the ssh ControlMaster")?;
-        wait_ready(&mut child).await?;
+        if let Err(e) = wait_ready(&mut child).await {
+            let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+            return Err(e.context(format!("ssh said: {}", stderr.trim())));
+        }
         Ok(ControlMaster {
             child,
             socket,

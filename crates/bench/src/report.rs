@@ -16,8 +16,9 @@ pub fn markdown(results: &Results, plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Reproduce: `{REPRODUCE}` ({} cores; the emulated RTT is a user-space delay relay in front of the simulator's gateway and API).\n",
-        std::thread::available_parallelism().map_or(0, usize::from)
+        "Reproduce: `{REPRODUCE}` ({} cores, load average {} at the end; the emulated RTT is a user-space delay relay in front of the simulator's gateway and API).\n",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        load_average()
     );
     out.push_str(&latency(results));
     out.push('\n');
@@ -27,6 +28,14 @@ pub fn markdown(results: &Results, plan: &Plan) -> String {
     out.push('\n');
     out.push_str(&targets(results));
     out
+}
+
+/// The 1-minute load average, which says how much else was running.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn latency(results: &Results) -> String {

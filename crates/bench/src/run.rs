@@ -53,7 +53,7 @@ impl Plan {
             tether_commands_delayed: 800,
             openssh_commands: 160,
             file_bytes: 100_000_000,
-            transfer_samples: 3,
+            transfer_samples: 5,
         }
     }
 

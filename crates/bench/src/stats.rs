@@ -62,9 +62,14 @@ impl Samples {
     }
 }
 
-/// A duration in milliseconds, one decimal (`3.2 ms`).
+/// A duration in milliseconds: one decimal (`3.2 ms`), two below a millisecond (`0.06 ms`).
 pub fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1.0 {
+        format!("{ms:.2} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
 }
 
 /// How many times `slow` is longer than `fast` (`57×`; `-` when `fast` is zero).
@@ -113,5 +118,6 @@ mod tests {
         assert_eq!(times_faster(fast, Duration::from_millis(5)), "1.25×");
         assert_eq!(times_faster(Duration::ZERO, fast), "-");
         assert_eq!(ms(Duration::from_micros(3_260)), "3.3 ms");
+        assert_eq!(ms(Duration::from_micros(57)), "0.06 ms");
     }
 }
