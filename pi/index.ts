@@ -327,6 +327,7 @@ export default function tether(pi: ExtensionAPI) {
 			const r = await call("vm/list");
 			const sim = r.backend.kind === "simulator" ? " (local simulator)" : "";
 			if (!active) ctx.ui.setStatus("vers", `vers: ${r.vms.length} VM(s)${sim}`);
+			if (r.backend.notice) ctx.ui.notify(`tether: ${r.backend.notice}`, "info");
 			return r;
 		} catch (e: Json) {
 			if (!active) ctx.ui.setStatus("vers", "vers: offline");

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod embedded;
 mod errors;
 mod harness;
 mod parity;

@@ -144,11 +144,55 @@ impl Rig {
     }
 
     async fn launch(&self, args: &[&str], session: Option<PathBuf>) -> anyhow::Result<Pi> {
+        self.launch_env(args, session, self.env(), Vec::new()).await
+    }
+
+    /// Starts pi with no Vers configuration at all: the sidecar uses the embedded simulator
+    /// (its state and data under the rig's scratch directory).
+    pub async fn pi_embedded(&self) -> anyhow::Result<Pi> {
+        let keep = [
+            "PI_CODING_AGENT_DIR",
+            "PI_OFFLINE",
+            "PI_TELEMETRY",
+            "HOME",
+            "XDG_STATE_HOME",
+            "TETHER_SERVE_ARGV",
+            SECRET_VAR,
+        ];
+        let mut env: Vec<(String, String)> = self
+            .env()
+            .into_iter()
+            .filter(|(k, _)| keep.contains(&k.as_str()))
+            .collect();
+        env.push((
+            "XDG_DATA_HOME".into(),
+            self.scratch("data").display().to_string(),
+        ));
+        let remove = [
+            "VERS_API_KEY",
+            "VERS_URL",
+            "TETHER_VM_DOMAIN",
+            "TETHER_SSH_GATEWAY",
+            "TETHER_CA_CERT",
+            "TETHER_NO_AUTO_SIM",
+        ];
+        let remove = remove.iter().map(|v| v.to_string()).collect();
+        self.launch_env(&[], None, env, remove).await
+    }
+
+    async fn launch_env(
+        &self,
+        args: &[&str],
+        session: Option<PathBuf>,
+        env: Vec<(String, String)>,
+        remove: Vec<String>,
+    ) -> anyhow::Result<Pi> {
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pi");
         Pi::start(Launch {
             install: &self.install,
             cwd: &self.work(),
-            env: self.env(),
+            env,
+            remove,
             extensions: vec![repo().join("pi/index.ts"), here.join("helper-ext.ts")],
             args: args.iter().map(|a| a.to_string()).collect(),
             session,

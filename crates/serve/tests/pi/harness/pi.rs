@@ -85,6 +85,8 @@ pub struct Launch<'a> {
     pub install: &'a PiInstall,
     pub cwd: &'a Path,
     pub env: Vec<(String, String)>,
+    /// Variables of the test's environment pi must not see.
+    pub remove: Vec<String>,
     pub extensions: Vec<PathBuf>,
     pub args: Vec<String>,
     /// A session file to keep (and resume); none: `--no-session`.
@@ -116,9 +118,13 @@ impl Pi {
         if !launch.install.version.starts_with("0.7") {
             command.arg("--approve");
         }
-        let mut child = command
+        command
             .current_dir(launch.cwd)
-            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        for name in &launch.remove {
+            command.env_remove(name);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
