@@ -31,7 +31,10 @@ const ENTRY = "tether-vm"; // session entry remembering the active VM
 const STOP_GRACE_MS = 5000; // sidecar exit after stdin closes, before SIGKILL
 const CALL_TIMEOUT_MS = 10 * 60 * 1000; // any single non-exec call
 
-/** The sidecar's argv: TETHER_SERVE_ARGV (JSON array), TETHER_BIN, `tether` on PATH, the repo build. */
+/**
+ * The sidecar's argv: TETHER_SERVE_ARGV (a JSON array), else TETHER_BIN with `serve`, else
+ * `tether serve` from PATH, else this repository's build (`tether-serve`, or `tether serve`).
+ */
 function sidecarArgv(): string[] {
 	const env = process.env;
 	if (env.TETHER_SERVE_ARGV) return JSON.parse(env.TETHER_SERVE_ARGV);
@@ -40,10 +43,10 @@ function sidecarArgv(): string[] {
 		if (dir && existsSync(path.join(dir, "tether"))) return [path.join(dir, "tether"), "serve"];
 	}
 	const here = typeof __dirname === "string" ? __dirname : path.dirname(fileURLToPath(import.meta.url));
-	const repo = path.resolve(here, "..");
 	for (const build of ["debug", "release"]) {
-		const bin = path.join(repo, "target", build, "tether");
-		if (existsSync(bin)) return [bin, "serve"];
+		const target = path.resolve(here, "..", "target", build);
+		if (existsSync(path.join(target, "tether-serve"))) return [path.join(target, "tether-serve")];
+		if (existsSync(path.join(target, "tether"))) return [path.join(target, "tether"), "serve"];
 	}
 	throw new Error("tether is not installed: set TETHER_BIN, put `tether` on PATH, or run `cargo build` in the tether repository");
 }
@@ -558,6 +561,14 @@ export default function tether(pi: ExtensionAPI) {
 			}
 		}
 		if (!active) void showCount(ctx);
+	});
+
+	// The person's own `!command` lines follow the active VM too.
+	pi.on("user_bash", () => {
+		const vm = active;
+		if (!vm) return;
+		const ops = bashOps(vm.vmId);
+		return { operations: { exec: (command: string, _cwd: string, o: Json) => ops.exec(command, vm.cwd, o) } };
 	});
 
 	pi.on("before_agent_start", (event: Json) => {

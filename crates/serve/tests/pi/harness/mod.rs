@@ -193,7 +193,7 @@ impl Rig {
             cwd: &self.work(),
             env,
             remove,
-            extensions: vec![repo().join("pi/index.ts"), here.join("helper-ext.ts")],
+            extensions: vec![repo().join("pi"), here.join("helper-ext.ts")],
             args: args.iter().map(|a| a.to_string()).collect(),
             session,
         })
