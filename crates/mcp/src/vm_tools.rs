@@ -1,0 +1,272 @@
+//! The VM tools: lifecycle through the Vers API, switching the active target, one-off
+//! commands, copies. Every id the model reads is a full id.
+
+use serde_json::json;
+use tether_target::FileKind;
+use tether_tools::args::BashArgs;
+use tether_tools::{ToolOutput, Workspace};
+use tether_vers::{BOOT_DEADLINE, BranchSource};
+use tether_wire::{BranchQuery, CommitQuery, CommitRequest, RequestedState, Vm, VmConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::McpError;
+use crate::routing::{Place, Routing};
+use crate::vm_args::{
+    CreateVmArgs, VmArgs, VmBranchArgs, VmCommitArgs, VmCopyArgs, VmExecArgs, VmRestoreArgs,
+    VmStateArgs, WantedState,
+};
+
+/// `create_vm`: a new VM, booted.
+pub(crate) async fn create_vm(r: &Routing, args: CreateVmArgs) -> Result<ToolOutput, McpError> {
+    let config = VmConfig {
+        vcpu_count: args.vcpu_count,
+        mem_size_mib: args.mem_size_mib,
+        fs_size_mib: args.fs_size_mib,
+        labels: args.labels,
+        ..VmConfig::default()
+    };
+    let vm_id = r.router().await?.vers().new_root(config, true).await?;
+    let text = format!(
+        "VM created: {vm_id}\nIt is running. vm_use routes bash and the file tools to it; \
+         vm_exec runs a single command there."
+    );
+    Ok(ToolOutput::text(text).with_details(json!({ "vmId": vm_id })))
+}
+
+/// `vm_list`: every VM, the active one marked.
+pub(crate) async fn vm_list(r: &Routing) -> Result<ToolOutput, McpError> {
+    let vms = r.router().await?.vers().list_vms().await?;
+    let place = r.place();
+    let active = match &place {
+        Place::Vm(id) => format!("active: {id}"),
+        Place::Local => "active: this machine".into(),
+    };
+    if vms.is_empty() {
+        return Ok(ToolOutput::text(format!(
+            "0 VM(s) ({active}). Create one with create_vm."
+        )));
+    }
+    let mut lines = vec![format!("{} VM(s) ({active}):", vms.len())];
+    lines.extend(vms.iter().map(|vm| vm_line(vm, &place)));
+    let details = json!({ "vms": vms });
+    Ok(ToolOutput::text(lines.join("\n")).with_details(details))
+}
+
+fn vm_line(vm: &Vm, place: &Place) -> String {
+    let state = serde_json::to_value(vm.state)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let labels: Vec<String> = vm.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let labels = if labels.is_empty() {
+        String::new()
+    } else {
+        format!(" labels {}", labels.join(","))
+    };
+    let mark = if *place == Place::Vm(vm.vm_id.clone()) {
+        " (active)"
+    } else {
+        ""
+    };
+    format!(
+        "{} [{state}] created {}{labels}{mark}",
+        vm.vm_id, vm.created_at
+    )
+}
+
+/// `vm_use`: route the tools to a VM.
+pub(crate) async fn vm_use(r: &Routing, args: VmArgs) -> Result<ToolOutput, McpError> {
+    let vm_id = r.resolve(&args.vm_id).await?;
+    let ws = r.use_vm(&vm_id).await?;
+    let text = format!(
+        "Routing to {vm_id}: bash, read, edit, write, ls, find, grep and bg_* now run on this \
+         VM, in {}. Use vm_local to switch back.",
+        ws.cwd()
+    );
+    Ok(ToolOutput::text(text).with_details(json!({ "vmId": vm_id, "cwd": ws.cwd() })))
+}
+
+/// `vm_local`: route the tools to this machine.
+pub(crate) fn vm_local(r: &Routing) -> ToolOutput {
+    let cwd = r.local().cwd().to_owned();
+    let text = match r.go_local() {
+        Place::Vm(vm_id) => format!(
+            "Switched from VM {vm_id} back to local execution: the tools run on this machine, in {cwd}."
+        ),
+        Place::Local => format!("Already local: the tools run on this machine, in {cwd}."),
+    };
+    ToolOutput::text(text)
+}
+
+/// `vm_exec`: one command on a VM, with bash's output rules.
+pub(crate) async fn vm_exec(
+    r: &Routing,
+    args: VmExecArgs,
+    cancel: CancellationToken,
+) -> Result<ToolOutput, McpError> {
+    let vm_id = r.resolve(&args.vm_id).await?;
+    let ws = r.vm_workspace(&vm_id).await?;
+    let bash = BashArgs {
+        command: args.command,
+        timeout: args.timeout,
+    };
+    Ok(tether_tools::bash(&ws, bash, Some(cancel)).await?)
+}
+
+/// `vm_branch`: copies of a running VM.
+pub(crate) async fn vm_branch(r: &Routing, args: VmBranchArgs) -> Result<ToolOutput, McpError> {
+    let router = r.router().await?;
+    let vm_id = router.resolve_vm(&args.vm_id).await?;
+    let query = BranchQuery {
+        count: Some(args.count.unwrap_or(1)),
+        keep_paused: None,
+        skip_wait_boot: None,
+    };
+    let ids = router
+        .vers()
+        .branch(&BranchSource::Vm(vm_id.clone()), query)
+        .await?;
+    let text = format!(
+        "Branched VM {vm_id} into {} new VM(s):\n{}",
+        ids.len(),
+        ids.join("\n")
+    );
+    Ok(ToolOutput::text(text).with_details(json!({ "sourceVmId": vm_id, "vmIds": ids })))
+}
+
+/// `vm_commit`: a snapshot of a VM's disk.
+pub(crate) async fn vm_commit(r: &Routing, args: VmCommitArgs) -> Result<ToolOutput, McpError> {
+    let router = r.router().await?;
+    let vm_id = router.resolve_vm(&args.vm_id).await?;
+    let query = CommitQuery {
+        keep_paused: args.keep_paused,
+        skip_wait_boot: None,
+    };
+    let request = CommitRequest {
+        commit_id: None,
+        name: args.name,
+        description: None,
+    };
+    let commit_id = router.vers().commit(&vm_id, query, &request).await?;
+    if args.keep_paused == Some(true) {
+        r.reconnect(&vm_id).await;
+    }
+    let text = format!("VM {vm_id} committed: {commit_id}\nvm_restore makes a new VM from it.");
+    Ok(ToolOutput::text(text).with_details(json!({ "vmId": vm_id, "commitId": commit_id })))
+}
+
+/// `vm_restore`: a new VM from a commit.
+pub(crate) async fn vm_restore(r: &Routing, args: VmRestoreArgs) -> Result<ToolOutput, McpError> {
+    let router = r.router().await?;
+    let commit_id = router.resolve_commit(&args.commit_id).await?;
+    let vm_id = router.vers().from_commit(&commit_id).await?;
+    let text = format!("Restored commit {commit_id} into new VM {vm_id}");
+    Ok(ToolOutput::text(text).with_details(json!({ "commitId": commit_id, "vmId": vm_id })))
+}
+
+/// `vm_delete`: a VM (and the VMs the API deletes with it).
+pub(crate) async fn vm_delete(r: &Routing, args: VmArgs) -> Result<ToolOutput, McpError> {
+    let vm_id = r.resolve(&args.vm_id).await?;
+    let deleted = r.router().await?.vers().delete_vm(&vm_id).await?;
+    let mut was_active = r.forget(&vm_id).await;
+    for id in &deleted {
+        was_active |= r.forget(id).await;
+    }
+    let mut text = format!("VM {vm_id} deleted.");
+    let others: Vec<&String> = deleted.iter().filter(|id| **id != vm_id).collect();
+    if !others.is_empty() {
+        let others: Vec<&str> = others.iter().map(|s| s.as_str()).collect();
+        text.push_str(&format!(" Also deleted: {}.", others.join(", ")));
+    }
+    if was_active {
+        text.push_str(" It was the active VM: the tools run on this machine again.");
+    }
+    Ok(ToolOutput::text(text).with_details(json!({ "deleted": deleted })))
+}
+
+/// `vm_state`: pause or resume.
+pub(crate) async fn vm_state(r: &Routing, args: VmStateArgs) -> Result<ToolOutput, McpError> {
+    let router = r.router().await?;
+    let vm_id = router.resolve_vm(&args.vm_id).await?;
+    let (requested, name) = match args.state {
+        WantedState::Paused => (RequestedState::Paused, "paused"),
+        WantedState::Running => (RequestedState::Running, "running"),
+    };
+    router.vers().set_state(&vm_id, requested).await?;
+    r.reconnect(&vm_id).await;
+    if requested == RequestedState::Running {
+        router
+            .vers()
+            .wait_until_running(&vm_id, BOOT_DEADLINE)
+            .await?;
+    }
+    let text = format!("VM {vm_id} is now {name}.");
+    Ok(ToolOutput::text(text).with_details(json!({ "vmId": vm_id, "state": name })))
+}
+
+/// One side of a copy, located.
+struct Side {
+    ws: Workspace,
+    label: String,
+    path: String,
+}
+
+async fn locate(r: &Routing, text: &str) -> Result<Side, McpError> {
+    let Some(rest) = text.strip_prefix("vm:") else {
+        let path = r.local().resolve(text);
+        return Ok(Side {
+            ws: r.local().clone(),
+            label: path.clone(),
+            path,
+        });
+    };
+    let Some((vm, path)) = rest.split_once(':').filter(|(_, p)| !p.is_empty()) else {
+        return Err(McpError::usage(format!(
+            "{text:?} is not vm:<vmId>:<path>; write vm:<vmId>:/path, or vm::/path for the active VM"
+        )));
+    };
+    let vm_id = match (vm, r.place()) {
+        ("", Place::Vm(active)) => active,
+        ("", Place::Local) => {
+            return Err(McpError::usage(format!(
+                "{text:?} names the active VM, but the tools run locally; call vm_use first or write vm:<vmId>:{path}"
+            )));
+        }
+        (query, _) => r.resolve(query).await?,
+    };
+    let ws = r.vm_workspace(&vm_id).await?;
+    let path = ws.resolve(path);
+    Ok(Side {
+        label: format!("vm:{vm_id}:{path}"),
+        ws,
+        path,
+    })
+}
+
+/// `vm_copy`: a file or a tree between this machine and VMs.
+pub(crate) async fn vm_copy(r: &Routing, args: VmCopyArgs) -> Result<ToolOutput, McpError> {
+    let from = locate(r, &args.src).await?;
+    let mut to = locate(r, &args.dst).await?;
+    let (source, sink) = (from.ws.target().clone(), to.ws.target().clone());
+    let tree = source.stat(&from.path).await?.kind == FileKind::Dir;
+    if matches!(sink.stat(&to.path).await, Ok(m) if m.kind == FileKind::Dir) {
+        let name = from
+            .path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(".");
+        to.path = format!("{}/{name}", to.path.trim_end_matches('/'));
+        to.label = format!("{}/{name}", to.label.trim_end_matches('/'));
+    }
+    let text = if tree {
+        tether_target::copy_tree(source.as_ref(), &from.path, sink.as_ref(), &to.path).await?;
+        format!("Copied directory {} to {}", from.label, to.label)
+    } else {
+        let bytes =
+            tether_target::copy_file(source.as_ref(), &from.path, sink.as_ref(), &to.path).await?;
+        format!("Copied {} to {} ({bytes} bytes)", from.label, to.label)
+    };
+    let details = json!({ "source": from.label, "destination": to.label, "directory": tree });
+    Ok(ToolOutput::text(text).with_details(details))
+}

@@ -1,0 +1,92 @@
+//! `tools/list`: every tool, described, with a valid JSON schema.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::client::Env;
+use crate::client_ready;
+
+#[tokio::test]
+async fn every_tool_is_listed_with_a_valid_schema() {
+    if !client_ready().await {
+        return;
+    }
+    let env = Env::local();
+    let mut client = env.client().await;
+    let listed = client.send(json!({"op": "list"})).await;
+    client.close().await;
+    assert_eq!(listed["schemaErrors"], json!({}), "invalid schemas");
+    let tools = listed["tools"].as_array().unwrap();
+    let mut required: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for tool in tools {
+        let name = tool["name"].as_str().unwrap().to_owned();
+        let description = tool["description"].as_str().unwrap_or_default();
+        assert!(description.len() > 30, "{name} has no real description");
+        let schema = &tool["inputSchema"];
+        assert_eq!(schema["type"], "object", "{name}");
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "{name} accepts anything"
+        );
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (field, spec) in &properties {
+            assert!(
+                spec.get("description").is_some(),
+                "{name}.{field} is not described"
+            );
+        }
+        let fields = schema["required"].as_array().cloned().unwrap_or_default();
+        let fields = fields
+            .iter()
+            .map(|f| f.as_str().unwrap().to_owned())
+            .collect();
+        required.insert(name, fields);
+    }
+    let expected: BTreeMap<String, Vec<String>> = [
+        ("bash", vec!["command"]),
+        ("bg_list", vec![]),
+        ("bg_logs", vec!["id"]),
+        ("bg_start", vec!["command"]),
+        ("bg_stop", vec!["id"]),
+        ("create_vm", vec![]),
+        ("edit", vec!["edits", "path"]),
+        ("find", vec!["pattern"]),
+        ("grep", vec!["pattern"]),
+        ("ls", vec![]),
+        ("read", vec!["path"]),
+        ("vm_branch", vec!["vmId"]),
+        ("vm_commit", vec!["vmId"]),
+        ("vm_copy", vec!["dst", "src"]),
+        ("vm_delete", vec!["vmId"]),
+        ("vm_exec", vec!["command", "vmId"]),
+        ("vm_list", vec![]),
+        ("vm_local", vec![]),
+        ("vm_restore", vec!["commitId"]),
+        ("vm_state", vec!["state", "vmId"]),
+        ("vm_use", vec!["vmId"]),
+        ("write", vec!["content", "path"]),
+    ]
+    .into_iter()
+    .map(|(name, fields)| {
+        let mut fields: Vec<String> = fields.into_iter().map(String::from).collect();
+        fields.sort();
+        (name.to_owned(), fields)
+    })
+    .collect();
+    let mut got = required;
+    for fields in got.values_mut() {
+        fields.sort();
+    }
+    assert_eq!(got, expected);
+    let state = tools.iter().find(|t| t["name"] == "vm_state").unwrap();
+    let state_schema: &Value = &state["inputSchema"];
+    let text = state_schema.to_string();
+    assert!(
+        text.contains("\"paused\"") && text.contains("\"running\""),
+        "{text}"
+    );
+}

@@ -1,0 +1,22 @@
+//! `tether-mcp-server` driven by a real MCP client (the official Python SDK) against this
+//! machine and the simulator: the tool list, the tutorial, the edit fixtures on both, background
+//! processes across a restart, bad input, cancellation and disconnects.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod background;
+mod bad_input;
+mod catalog;
+mod client;
+mod fixtures;
+mod tutorial;
+
+/// Whether the MCP client can run; prints why not.
+pub async fn client_ready() -> bool {
+    match client::client_missing().await {
+        None => true,
+        Some(reason) => {
+            eprintln!("SKIPPED: {reason}");
+            false
+        }
+    }
+}
