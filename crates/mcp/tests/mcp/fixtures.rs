@@ -69,6 +69,17 @@ async fn run_fixtures(client: &mut Client) -> Vec<Outcome> {
     outcomes
 }
 
+/// A PNG read through MCP comes back as image content (base64 of the exact bytes).
+async fn image_read(client: &mut Client) -> Value {
+    let make = "printf '\\211PNG\\r\\n\\032\\n\\0\\0\\0\\rIHDR' > fixture/pic.png";
+    client.call("bash", json!({"command": make})).await.ok();
+    let read = client
+        .call("read", json!({"path": "fixture/pic.png"}))
+        .await;
+    assert_eq!(read.ok(), "Read image file [image/png]");
+    read.raw["content"][1].clone()
+}
+
 /// Checks the outcomes against the fixtures' `expected` and `error` files.
 fn check(outcomes: &[Outcome]) {
     for (case, outcome) in fixtures().iter().zip(outcomes) {
@@ -119,9 +130,16 @@ async fn edit_fixtures_give_the_same_results_locally_and_on_a_vm() {
     let mut client = env.client().await;
     let local = run_fixtures(&mut client).await;
     check(&local);
+    let local_image = image_read(&mut client).await;
+    let png = "iVBORw0KGgoAAAANSUhEUg==";
+    assert_eq!(
+        local_image,
+        json!({"type": "image", "data": png, "mimeType": "image/png"})
+    );
     client.call("vm_use", json!({"vmId": vm})).await.ok();
     let remote = run_fixtures(&mut client).await;
     assert_eq!(remote, local);
+    assert_eq!(image_read(&mut client).await, local_image);
     let on_vm = client
         .call(
             "bash",
