@@ -100,12 +100,13 @@ async fn bad_arguments_and_unknown_vms_are_error_results() {
 
 /// A cancelled bash call kills its command; the server goes on.
 async fn cancel_kills(client: &mut Client) {
-    let command = "echo $$ > cancelled.pid; exec sleep 300";
+    let command = "rm -f cancelled.pid; echo $$ > cancelled.pid; exec sleep 300";
     let cancelled = client
         .send(json!({"op": "cancel", "tool": "bash", "args": {"command": command}, "afterProgress": 1}))
         .await;
     assert_eq!(cancelled["cancelled"], true);
-    let check = "for i in $(seq 1 100); do s=$(cat /proc/$(cat cancelled.pid)/stat 2>/dev/null); \
+    let check = "p=$(cat cancelled.pid) || exit 1; \
+                 for i in $(seq 1 100); do s=$(cat /proc/$p/stat 2>/dev/null); \
                  case \"$s\" in ''|*') Z '*) echo gone; exit 0;; esac; sleep 0.1; done; echo alive";
     let after = client.call("bash", json!({"command": check})).await;
     assert_eq!(after.ok(), "gone\n", "the cancelled command still runs");
