@@ -70,10 +70,13 @@ class Sidecar {
 
 	private constructor(private child: ChildProcess) {
 		process.on("exit", this.onExit);
-		child.stdout!.on("data", (chunk: Buffer) => this.read(chunk.toString("utf8")));
-		child.stderr!.on("data", (chunk: Buffer) => {
-			this.stderr = (this.stderr + chunk.toString("utf8")).slice(-4000);
+		child.stdout!.setEncoding("utf8"); // decodes characters split across chunks
+		child.stdout!.on("data", (text: string) => this.read(text));
+		child.stderr!.setEncoding("utf8");
+		child.stderr!.on("data", (text: string) => {
+			this.stderr = (this.stderr + text).slice(-4000);
 		});
+		child.stdin!.on("error", () => undefined); // a dead sidecar is reported by "exit"
 		child.on("error", (err) => this.fail(new Error(`could not start tether serve: ${err.message}`)));
 		child.on("exit", (code, signal) =>
 			this.fail(new Error(`tether serve exited (${signal ?? code}): ${this.stderr.trim() || "no message"}; retry (it restarts)`)),

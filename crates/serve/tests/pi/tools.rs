@@ -16,7 +16,16 @@ async fn call(rig: &mut Rig, turn: Turn, name: &str, args: Value) -> (String, Tu
 
 #[tokio::test]
 async fn search_tools_and_paths_work_on_the_vm() {
-    let mut rig = rig!();
+    search(rig!()).await;
+}
+
+#[tokio::test]
+async fn search_tools_and_paths_work_on_the_vm_on_pi_0_87() {
+    search(rig!("0.87.1")).await;
+}
+
+async fn search(rig: Rig) {
+    let mut rig = rig;
     let mut pi = rig.pi_all_tools().await.unwrap();
     pi.prompt("search").await.unwrap();
     let turn = rig.llm.next().await.unwrap();
