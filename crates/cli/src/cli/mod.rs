@@ -78,6 +78,11 @@ pub(crate) enum Command {
     /// The first stdout line is one JSON object: vers_url, api_key, ssh_gateway, vm_domain,
     /// ca_cert, data_dir. Logs go to stderr (RUST_LOG=tether_sim=debug for more).
     Sim(SimArgs),
+    /// Serve tether's tools over MCP on stdio (for Claude Code, Codex, Cursor, …).
+    ///
+    /// VM tools (create_vm, vm_use, vm_branch, …), pi-style bash/read/edit/write/ls/find/grep
+    /// routed to the active target, and background processes. Logs go to stderr.
+    Mcp,
     /// Print a shell completion script.
     ///
     /// E.g. `tether completion bash > /etc/bash_completion.d/tether`.

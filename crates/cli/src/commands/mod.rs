@@ -5,6 +5,7 @@ mod completion;
 mod cp;
 mod defaults;
 mod exec;
+mod mcp;
 mod sim;
 mod vm;
 
@@ -52,6 +53,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
     let result = match command {
         Command::Sim(args) => sim::run(args).map(|()| 0),
         Command::Completion(args) => completion::run(&args).map(|()| 0),
+        Command::Mcp => mcp::run().map(|()| 0),
         command => run_async(command, json, progress),
     };
     match result {
@@ -82,6 +84,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Use(args) => defaults::use_vm(ctx, &args.vm).await.map(|()| 0),
         Command::Local => defaults::local(ctx).await.map(|()| 0),
         Command::Status => defaults::status(ctx).await.map(|()| 0),
-        Command::Sim(_) | Command::Completion(_) => Ok(0),
+        Command::Sim(_) | Command::Completion(_) | Command::Mcp => Ok(0),
     }
 }

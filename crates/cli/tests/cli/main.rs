@@ -9,6 +9,7 @@ mod exec;
 mod files;
 mod help;
 mod lifecycle;
+mod mcp;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
