@@ -1,6 +1,5 @@
 //! One benchmark run: every path measured on loopback, then at the emulated round-trip time.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -131,20 +130,33 @@ pub struct Results {
 }
 
 /// Starts the simulator and measures everything in `plan`. Progress goes to stderr.
+///
+/// Commands are measured on both networks before any file moves, so the disk writeback that
+/// big transfers leave behind does not slow the process starts that command latency includes.
 pub async fn run(plan: &Plan) -> anyhow::Result<Results> {
     let lab = Lab::start().await?;
+    let mut loopback = commands(&lab, None, plan).await?;
+    let mut delayed = commands(&lab, Some(plan.rtt), plan).await?;
     let file = random_file(lab.scratch(), plan.file_bytes)?;
-    let loopback = measure_network(&lab, None, plan, &file).await?;
-    let delayed = measure_network(&lab, Some(plan.rtt), plan, &file).await?;
-    Ok(Results { loopback, delayed })
+    for (network, results) in [(&loopback.0, &mut loopback.1), (&delayed.0, &mut delayed.1)] {
+        progress(network, "file transfers");
+        let warm = Warm::connect(&lab, network).await?;
+        results.transfers =
+            transfer::measure(&lab, network, &warm, &file, plan.transfer_samples).await?;
+    }
+    Ok(Results {
+        loopback: loopback.1,
+        delayed: delayed.1,
+    })
 }
 
-async fn measure_network(
+/// Per-command latency and commands in flight over a new network (which is kept for the
+/// transfers).
+async fn commands(
     lab: &Lab,
     rtt: Option<Duration>,
     plan: &Plan,
-    file: &Path,
-) -> anyhow::Result<NetworkResults> {
+) -> anyhow::Result<(Network, NetworkResults)> {
     let network = lab.network(rtt)?;
     let warm = Warm::connect(lab, &network).await?;
     let master = ControlMaster::start(lab.key_file(), &network.gateway, &lab.host()).await?;
@@ -153,15 +165,14 @@ async fn measure_network(
     progress(&network, "commands in flight");
     let throughput = throughput(&warm, &master, network.rtt, plan).await?;
     master.stop().await?;
-    progress(&network, "file transfers");
-    let transfers = transfer::measure(lab, &network, &warm, file, plan.transfer_samples).await?;
-    Ok(NetworkResults {
+    let results = NetworkResults {
         name: network.name.clone(),
         rtt: network.rtt,
         latency,
         throughput,
-        transfers,
-    })
+        transfers: Transfers::default(),
+    };
+    Ok((network, results))
 }
 
 fn progress(network: &Network, what: &str) {
