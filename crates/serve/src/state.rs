@@ -1,7 +1,7 @@
 //! [`State`]: what one `tether serve` process keeps for its pi session — the router (connected
 //! on first use), the active VM, each VM's home and working directory, running execs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -13,6 +13,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ServeError;
 use crate::protocol::Outgoing;
+
+/// How many cancels of not-yet-started execs are remembered.
+const EARLY_CANCELS: usize = 64;
 
 /// How long `vm/use` waits for a VM to answer its check.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -76,7 +79,15 @@ pub(crate) struct State {
     pub notifier: Notifier,
     active: Mutex<Option<String>>,
     places: Mutex<HashMap<String, Place>>,
-    execs: Mutex<HashMap<String, CancellationToken>>,
+    execs: Mutex<Execs>,
+}
+
+/// Running execs, and cancels that came before their exec started (a client may cancel the
+/// moment it has sent the request).
+#[derive(Default)]
+struct Execs {
+    running: HashMap<String, CancellationToken>,
+    early: VecDeque<String>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -94,7 +105,7 @@ impl State {
             notifier,
             active: Mutex::new(None),
             places: Mutex::new(HashMap::new()),
-            execs: Mutex::new(HashMap::new()),
+            execs: Mutex::new(Execs::default()),
         }
     }
 
@@ -200,39 +211,81 @@ impl State {
         }
     }
 
-    /// Registers a running exec; fails if the id is taken.
+    /// Registers a running exec (cancelled already if its cancel came first); fails if the id
+    /// is taken.
     pub fn start_exec(&self, exec_id: &str) -> Result<CancellationToken, ServeError> {
         let mut execs = lock(&self.execs);
-        if execs.contains_key(exec_id) {
+        if execs.running.contains_key(exec_id) {
             return Err(ServeError::ExecIdInUse {
                 exec_id: exec_id.to_owned(),
             });
         }
         let token = CancellationToken::new();
-        execs.insert(exec_id.to_owned(), token.clone());
+        if let Some(at) = execs.early.iter().position(|id| id == exec_id) {
+            execs.early.remove(at);
+            token.cancel();
+        }
+        execs.running.insert(exec_id.to_owned(), token.clone());
         Ok(token)
     }
 
     /// Unregisters a finished exec.
     pub fn end_exec(&self, exec_id: &str) {
-        lock(&self.execs).remove(exec_id);
+        lock(&self.execs).running.remove(exec_id);
     }
 
-    /// Cancels a running exec; false if there is none with that id.
+    /// Cancels a running exec; false if there is none with that id (the cancel is then
+    /// remembered for an exec of that id that has not started yet).
     pub fn cancel_exec(&self, exec_id: &str) -> bool {
-        match lock(&self.execs).get(exec_id) {
-            Some(token) => {
-                token.cancel();
-                true
-            }
-            None => false,
+        let mut execs = lock(&self.execs);
+        if let Some(token) = execs.running.get(exec_id) {
+            token.cancel();
+            return true;
         }
+        if execs.early.len() == EARLY_CANCELS {
+            execs.early.pop_front();
+        }
+        execs.early.push_back(exec_id.to_owned());
+        false
     }
 
     /// Cancels every running exec (the client has gone).
     pub fn cancel_all(&self) {
-        for token in lock(&self.execs).values() {
+        for token in lock(&self.execs).running.values() {
             token.cancel();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[allow(clippy::result_large_err)] // the shape of `Connect`
+    fn state() -> State {
+        let (out, _) = mpsc::channel(1);
+        let connect: Connect = Arc::new(|_| Err(RouterError::NoStateDir));
+        State::new(connect, Notifier::new(out))
+    }
+
+    #[test]
+    fn a_cancel_that_comes_before_its_exec_still_cancels_it() {
+        let state = state();
+        assert!(!state.cancel_exec("early"));
+        assert!(state.start_exec("early").unwrap().is_cancelled());
+        state.end_exec("early");
+        assert!(
+            !state.start_exec("early").unwrap().is_cancelled(),
+            "remembered once"
+        );
+        let running = state.start_exec("late").unwrap();
+        assert!(matches!(
+            state.start_exec("late"),
+            Err(ServeError::ExecIdInUse { .. })
+        ));
+        assert!(state.cancel_exec("late"));
+        assert!(running.is_cancelled());
     }
 }
