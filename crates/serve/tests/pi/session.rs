@@ -201,3 +201,26 @@ async fn a_resumed_session_keeps_the_active_vm() {
     pi.agent_end().await.unwrap();
     pi.quit().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_vm_switch_in_a_batch_takes_effect_before_the_next_call() {
+    let mut rig = rig!();
+    let vm = rig.sim.api().new_vm().await.unwrap();
+    let mut pi = rig.pi().await.unwrap();
+    pi.prompt("switch and run").await.unwrap();
+    let turn = rig.llm.next().await.unwrap();
+    turn.tools(&[
+        ("vm_use", json!({ "vmId": vm })),
+        ("bash", json!({ "command": "hostname" })),
+        ("vm_local", json!({})),
+        ("bash", json!({ "command": "hostname" })),
+    ]);
+    let turn = rig.llm.next().await.unwrap();
+    let results = turn.tool_results().unwrap();
+    let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
+    assert_eq!(results[1], format!("{vm}\n"));
+    assert_eq!(results[3], format!("{host}\n"));
+    turn.text("done");
+    pi.agent_end().await.unwrap();
+    pi.quit().await.unwrap();
+}
