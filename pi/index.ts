@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -22,6 +22,7 @@ import {
 	SettingsManager,
 	truncateHead,
 	truncateLine,
+	VERSION,
 } from "@mariozechner/pi-coding-agent";
 import { Type } from "typebox";
 
@@ -30,6 +31,10 @@ type Active = { vmId: string; home: string; cwd: string };
 const ENTRY = "tether-vm"; // session entry remembering the active VM
 const STOP_GRACE_MS = 5000; // sidecar exit after stdin closes, before SIGKILL
 const CALL_TIMEOUT_MS = 10 * 60 * 1000; // any single non-exec call
+// How pi's own local bash reports a command killed by a signal: null up to 0.7x, 128+n after.
+const SIGNAL_EXIT_CODES = Number(VERSION.split(".")[0]) > 0 || Number(VERSION.split(".")[1]) >= 80;
+const signalExit = (signal: string | null): number | null =>
+	signal && SIGNAL_EXIT_CODES ? 128 + ((osConstants.signals as Json)[`SIG${signal}`] ?? 0) : null;
 
 /**
  * The sidecar's argv: TETHER_SERVE_ARGV (a JSON array), else TETHER_BIN with `serve`, else
@@ -213,7 +218,7 @@ export default function tether(pi: ExtensionAPI) {
 					const r = await side.call("exec", { execId, vmId, command, cwd, timeoutSecs: opts.timeout }, undefined);
 					if (r.cancelled) throw new Error("aborted");
 					if (r.timedOut) throw new Error(`timeout:${opts.timeout}`);
-					return { exitCode: r.exitCode ?? null };
+					return { exitCode: r.exitCode ?? signalExit(r.signal) };
 				} finally {
 					side.outputs.delete(execId);
 					opts.signal?.removeEventListener("abort", cancel);

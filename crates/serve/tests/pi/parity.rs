@@ -64,6 +64,7 @@ fn calls() -> Vec<(&'static str, Value)> {
         ("bash", json!({"command": "seq 1 3000"})),
         ("bash", json!({"command": "echo err >&2; exit 3"})),
         ("bash", json!({"command": "printf 'no newline'"})),
+        ("bash", json!({"command": "echo before; kill -9 $$"})),
         (
             "bash",
             json!({"command": "echo partial; sleep 5; echo never", "timeout": 1}),
@@ -175,7 +176,7 @@ async fn parity(rig: Rig) {
     let image = &remote[5]["result"]["content"];
     assert_eq!(image[1]["type"], "image", "{image}");
     assert_eq!(image[1]["mimeType"], "image/png");
-    let timeout = remote[16]["result"]["content"][0]["text"].as_str().unwrap();
+    let timeout = remote[17]["result"]["content"][0]["text"].as_str().unwrap();
     assert_eq!(
         timeout, "partial\n\n\nCommand timed out after 1 seconds",
         "{timeout}"

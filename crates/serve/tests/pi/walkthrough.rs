@@ -87,6 +87,17 @@ pub async fn walkthrough(rig: Rig) {
     turn.text("done");
     pi.agent_end().await.unwrap();
 
+    let progress: Vec<&str> = pi
+        .seen
+        .iter()
+        .filter(|e| e["type"] == "tool_execution_update" && e["toolName"] == "create_vm")
+        .filter_map(|e| e["partialResult"]["content"][0]["text"].as_str())
+        .collect();
+    assert_eq!(
+        progress.last(),
+        Some(&format!("VM {vm} is running").as_str()),
+        "{progress:?}"
+    );
     let statuses = pi.statuses("vers");
     assert!(
         statuses.contains(&Some(format!("vers: {}", &vm[..12]))),
