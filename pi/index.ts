@@ -158,16 +158,19 @@ class Sidecar {
 	}
 }
 
-/** A ctx whose cwd is the VM's (pi ≥ 0.85 resolves paths with ctx.cwd before its own cwd). */
-function withCwd(ctx: ExtensionContext, cwd: string): ExtensionContext {
-	return new Proxy(ctx, {
-		get(target, key) {
-			if (key === "cwd") return cwd;
-			const value = Reflect.get(target, key, target);
-			return typeof value === "function" ? value.bind(target) : value;
+/** `target` with `key` reading as `value` (methods still bound to `target`). */
+function withField<T extends object>(target: T, key: string, value: unknown): T {
+	return new Proxy(target, {
+		get(t, k) {
+			if (k === key) return value;
+			const v = Reflect.get(t, k, t);
+			return typeof v === "function" ? v.bind(t) : v;
 		},
 	});
 }
+
+/** A ctx whose cwd is the VM's (pi ≥ 0.85 resolves paths with ctx.cwd before its own cwd). */
+const withCwd = (ctx: ExtensionContext, cwd: string): ExtensionContext => withField(ctx, "cwd", cwd);
 
 /** A path as the model wrote it, with `~` meaning the VM's home (pi would expand it locally). */
 function remoteParam(p: string | undefined, vm: Active): string | undefined {
@@ -300,8 +303,15 @@ export default function tether(pi: ExtensionAPI) {
 	const localOptions = (name: string): Json =>
 		name === "bash" ? { shellPath: settings.shellPath, commandPrefix: settings.commandPrefix } : name === "read" ? { autoResizeImages: settings.autoResizeImages } : {};
 	for (const [name, make, remote] of overrides) {
+		const base = make(process.cwd());
 		pi.registerTool({
-			...make(process.cwd()),
+			...base,
+			// edit's call preview diffs against the *local* file: with a VM active, show the call
+			// without it (the result still carries pi's diff of the remote file).
+			...(name === "edit" && {
+				renderCall: (args: Json, theme: Json, context: Json) =>
+					base.renderCall(args, theme, active ? withField(context, "argsComplete", false) : context),
+			}),
 			async execute(id: string, params: Json, signal: AbortSignal | undefined, onUpdate: Json, ctx: ExtensionContext) {
 				const vm = active;
 				// The bash full-output file pi writes is local even when the command ran on the VM.
