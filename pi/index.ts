@@ -402,10 +402,13 @@ export default function tether(pi: ExtensionAPI) {
 		label: "Use VM",
 		description: "Route bash, read, edit, write, ls, find and grep to this VM (checks that it answers). Use vm_local to switch back.",
 		promptSnippet: "Route all tools to a Vers VM",
-		parameters: Type.Object({ vmId: vmIdParam("to use") }),
+		parameters: Type.Object({
+			vmId: vmIdParam("to use"),
+			cwd: Type.Optional(Type.String({ description: "Working directory on the VM (default: as before, else its home)" })),
+		}),
 		executionMode: "sequential",
 		async execute(_id, p: Json, _s, _u, ctx) {
-			const r = await useVm(p.vmId, ctx);
+			const r = await useVm(p.vmId, ctx, p.cwd);
 			return text(`Routing to ${r.vmId}: bash, read, edit, write, ls, find and grep now run on this VM (working directory ${r.cwd}, home ${r.home}). Use vm_local to switch back.`, { vmId: r.vmId, cwd: r.cwd, home: r.home });
 		},
 	});

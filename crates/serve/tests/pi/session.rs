@@ -210,15 +210,15 @@ async fn a_vm_switch_in_a_batch_takes_effect_before_the_next_call() {
     pi.prompt("switch and run").await.unwrap();
     let turn = rig.llm.next().await.unwrap();
     turn.tools(&[
-        ("vm_use", json!({ "vmId": vm })),
-        ("bash", json!({ "command": "hostname" })),
+        ("vm_use", json!({ "vmId": vm, "cwd": "/tmp" })),
+        ("bash", json!({ "command": "hostname; pwd" })),
         ("vm_local", json!({})),
         ("bash", json!({ "command": "hostname" })),
     ]);
     let turn = rig.llm.next().await.unwrap();
     let results = turn.tool_results().unwrap();
     let host = nix::unistd::gethostname().unwrap().into_string().unwrap();
-    assert_eq!(results[1], format!("{vm}\n"));
+    assert_eq!(results[1], format!("{vm}\n/tmp\n"));
     assert_eq!(results[3], format!("{host}\n"));
     turn.text("done");
     pi.agent_end().await.unwrap();
