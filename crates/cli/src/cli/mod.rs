@@ -83,6 +83,10 @@ pub(crate) enum Command {
     /// VM tools (create_vm, vm_use, vm_branch, …), pi-style bash/read/edit/write/ls/find/grep
     /// routed to the active target, and background processes. Logs go to stderr.
     Mcp,
+    /// Serve the pi package's sidecar protocol (JSON-RPC over stdio; see crates/serve/README.md).
+    ///
+    /// Started by the pi package in `pi/`; not meant to be run by hand. Logs go to stderr.
+    Serve,
     /// Print a shell completion script.
     ///
     /// E.g. `tether completion bash > /etc/bash_completion.d/tether`.

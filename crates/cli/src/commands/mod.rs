@@ -6,6 +6,7 @@ mod cp;
 mod defaults;
 mod exec;
 mod mcp;
+mod serve;
 mod sim;
 mod vm;
 
@@ -54,6 +55,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         Command::Sim(args) => sim::run(args).map(|()| 0),
         Command::Completion(args) => completion::run(&args).map(|()| 0),
         Command::Mcp => mcp::run().map(|()| 0),
+        Command::Serve => serve::run().map(|()| 0),
         command => run_async(command, json, progress),
     };
     match result {
@@ -84,6 +86,6 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Use(args) => defaults::use_vm(ctx, &args.vm).await.map(|()| 0),
         Command::Local => defaults::local(ctx).await.map(|()| 0),
         Command::Status => defaults::status(ctx).await.map(|()| 0),
-        Command::Sim(_) | Command::Completion(_) | Command::Mcp => Ok(0),
+        Command::Sim(_) | Command::Completion(_) | Command::Mcp | Command::Serve => Ok(0),
     }
 }
