@@ -28,6 +28,10 @@ fn io(what: &str, path: &str, source: std::io::Error) -> TargetError {
     TargetError::io(format!("{what} {path}"), source)
 }
 
+/// Bytes moved per hop when copying local files (each `tokio::fs` operation is a trip to a
+/// blocking thread, so small hops dominate large transfers).
+const COPY_BUFFER: usize = 1 << 20;
+
 pub(crate) async fn read_to(path: &str, sink: Sink<'_>) -> Result<u64, TargetError> {
     let p = Path::new(path);
     let meta = exists(p)
@@ -39,10 +43,12 @@ pub(crate) async fn read_to(path: &str, sink: Sink<'_>) -> Result<u64, TargetErr
     if !may(p, AccessFlags::R_OK) {
         return Err(TargetError::PermissionDenied { path: path.into() });
     }
-    let mut file = tokio::fs::File::open(p)
+    let file = tokio::fs::File::open(p)
         .await
         .map_err(|e| io("opening", path, e))?;
-    let copied = tokio::io::copy(&mut file, sink)
+    // Large buffered hops: each tokio::fs read is a trip to a blocking thread.
+    let mut file = tokio::io::BufReader::with_capacity(COPY_BUFFER, file);
+    let copied = tokio::io::copy_buf(&mut file, sink)
         .await
         .map_err(|e| io("reading", path, e))?;
     sink.flush().await.map_err(|e| io("reading", path, e))?;
@@ -151,7 +157,8 @@ impl TempFile {
         let Some(file) = self.file.as_mut() else {
             return Ok(0);
         };
-        let got = tokio::io::copy(&mut source.take(len), file).await?;
+        let mut source = tokio::io::BufReader::with_capacity(COPY_BUFFER, source.take(len));
+        let got = tokio::io::copy_buf(&mut source, file).await?;
         file.flush().await?;
         Ok(got)
     }
