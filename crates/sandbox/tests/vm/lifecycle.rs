@@ -84,6 +84,12 @@ async fn shutdown_leaves_no_process_on_the_host() {
     )
     .await;
     let mut waiting = vm.spawn(sh("exec sleep 4244.5")).await.unwrap();
+    // The backgrounded shells exec into `sleep` on their own time: wait (bounded) until the
+    // kernel shows all three, rather than racing them.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while host_processes_with("sleep 424").len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     assert_eq!(
         host_processes_with("sleep 424").len(),
         3,
