@@ -47,4 +47,5 @@ pub use error::VersError;
 pub use exec::{EXEC_GRACE, ExecEvent, ExecEvents, MAX_EVENT_LINE};
 pub use files::PutOptions;
 pub use lifecycle::{BOOT_DEADLINE, FIRST_POLL, MAX_POLL};
+pub use tls::client_config as tls_client_config;
 pub use vms::BranchSource;

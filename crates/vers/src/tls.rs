@@ -9,7 +9,7 @@ use rustls::{ClientConfig, RootCertStore};
 use crate::VersError;
 
 /// A rustls config trusting the public roots and, if given, the CA certificates in `extra_ca`.
-pub(crate) fn client_config(extra_ca: Option<&Path>) -> Result<ClientConfig, VersError> {
+pub fn client_config(extra_ca: Option<&Path>) -> Result<ClientConfig, VersError> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = extra_ca {
