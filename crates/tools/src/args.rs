@@ -121,7 +121,7 @@ pub struct GrepArgs {
 }
 
 /// `bg_start`: start a background process.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BgStartArgs {
     /// The bash command to run in the background (a dev server, a watcher, a long build).
@@ -132,6 +132,10 @@ pub struct BgStartArgs {
     /// A name to recognise it by; no two running processes may share one.
     #[serde(default)]
     pub name: Option<String>,
+    /// Seconds it may run; then its process group is stopped (SIGTERM, SIGKILL 5 s later)
+    /// and it shows as timed out. No limit when left out.
+    #[serde(default)]
+    pub timeout: Option<f64>,
 }
 
 /// `bg_list`: list background processes.

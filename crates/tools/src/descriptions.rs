@@ -38,12 +38,12 @@ most 100 matches (limit) or 50KB; long lines are cut to 500 characters.";
 /// `bg_start`.
 pub const BG_START: &str = "Start a long-running command (dev server, watcher, build) in the \
 background, detached, and return its id at once. Its output is kept on the machine it runs on; \
-it survives this call and a restart of the agent. After a timeout or disconnect, call bg_list \
-before starting it again.";
+it survives this call and a restart of the agent. An optional timeout (seconds) stops it when \
+it runs out. After a timeout or disconnect of this call, call bg_list before starting it again.";
 
 /// `bg_list`.
 pub const BG_LIST: &str = "List the background processes of the active machine: id, state \
-(running, exited(code), killed(signal), lost), start time, directory and command.";
+(running, exited(code), killed(signal), timed-out, lost), start time, directory and command.";
 
 /// `bg_logs`.
 pub const BG_LOGS: &str = "Read a background process's output in order: from a byte offset \

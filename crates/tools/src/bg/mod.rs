@@ -29,43 +29,150 @@ fn root(ws: &Workspace) -> String {
     format!("{}/.tether/bg", ws.home().trim_end_matches('/'))
 }
 
-/// Starts `args.command` in the background; the result names its id.
-pub async fn bg_start(ws: &Workspace, args: BgStartArgs) -> Result<ToolOutput, ToolError> {
+/// What to start in the background.
+#[derive(Clone, Debug, Default)]
+pub struct BgSpec {
+    /// The bash command.
+    pub command: String,
+    /// Where to run it (resolved against the workspace; default its working directory).
+    pub cwd: Option<String>,
+    /// A name no other running process may have.
+    pub name: Option<String>,
+    /// Environment variables for it alone, kept on the target in a file only its owner can read
+    /// (never shown by `bg_list`).
+    pub env: Vec<(String, String)>,
+    /// How long it may run; then its group gets SIGTERM, SIGKILL after [`STOP_GRACE`], and its
+    /// state is [`BgState::TimedOut`].
+    pub timeout: Option<Duration>,
+}
+
+/// A process [`start_process`] started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    /// Its id (`bg-…`).
+    pub id: String,
+    /// Its pid on the target (the process group and session it leads).
+    pub pid: String,
+    /// The directory it runs in.
+    pub cwd: String,
+}
+
+/// Starts `spec` in the background, detached in its own session.
+pub async fn start_process(ws: &Workspace, spec: BgSpec) -> Result<Started, ToolError> {
     let id = format!("bg-{:012x}", rand::random::<u64>() >> 16);
-    let cwd = ws.resolve(args.cwd.as_deref().unwrap_or("."));
-    let name = args.name.clone().unwrap_or_default();
-    let text = script::start(&root(ws), &id, &args.command, &cwd, &name);
-    let reply = run(ws, text, META_TIMEOUT, "starting a background process").await?;
-    let pid = match reply.code {
-        0 => String::from_utf8_lossy(&reply.stdout).trim().to_owned(),
-        script::NAME_TAKEN => {
-            return Err(ToolError::NameTaken {
-                name,
-                id: String::from_utf8_lossy(&reply.stdout).into_owned(),
+    let cwd = ws.resolve(spec.cwd.as_deref().unwrap_or("."));
+    let name = spec.name.clone().unwrap_or_default();
+    if let Some((bad, _)) = spec.env.iter().find(|(name, _)| !is_env_name(name)) {
+        return Err(ToolError::BadArguments {
+            tool: "bg_start".into(),
+            reason: format!("{bad:?} is not an environment variable name (letters, digits, _)"),
+        });
+    }
+    let timeout = match spec.timeout {
+        Some(t) if t.is_zero() => {
+            return Err(ToolError::BadArguments {
+                tool: "bg_start".into(),
+                reason: "timeout must be more than 0 seconds".into(),
             });
         }
-        script::BAD_CWD => return Err(TargetError::BadWorkingDirectory { path: cwd }.into()),
-        script::NO_SETSID => {
-            return Err(TargetError::MissingTool {
-                tool: "setsid",
-                package: "util-linux",
-            }
-            .into());
-        }
-        _ => return Err(reply.unexpected(ws, "starting a background process")),
+        Some(t) => Some((t.as_secs_f64(), STOP_GRACE.as_secs_f64())),
+        None => None,
     };
+    let root = root(ws);
+    let launch = script::Launch {
+        root: &root,
+        id: &id,
+        command: &spec.command,
+        cwd: &cwd,
+        name: &name,
+        env: !spec.env.is_empty(),
+        timeout,
+    };
+    let stdin = (!spec.env.is_empty()).then(|| script::env_file(&spec.env).into_bytes());
+    let reply = run_with(ws, script::start(&launch), stdin, META_TIMEOUT, "starting").await?;
+    match reply.code {
+        0 => Ok(Started {
+            id,
+            pid: String::from_utf8_lossy(&reply.stdout).trim().to_owned(),
+            cwd,
+        }),
+        script::NAME_TAKEN => Err(ToolError::NameTaken {
+            name,
+            id: String::from_utf8_lossy(&reply.stdout).into_owned(),
+        }),
+        script::BAD_CWD => Err(TargetError::BadWorkingDirectory { path: cwd }.into()),
+        script::NO_SETSID => Err(TargetError::MissingTool {
+            tool: "setsid",
+            package: "util-linux",
+        }
+        .into()),
+        _ => Err(reply.unexpected(ws, "starting a background process")),
+    }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `bg_start`: starts `args.command` in the background; the result names its id.
+pub async fn bg_start(ws: &Workspace, args: BgStartArgs) -> Result<ToolOutput, ToolError> {
+    let timeout = match args.timeout {
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        None => None,
+        Some(s) => {
+            return Err(ToolError::BadArguments {
+                tool: "bg_start".into(),
+                reason: format!("timeout must be a number of seconds above 0, not {s}"),
+            });
+        }
+    };
+    let spec = BgSpec {
+        command: args.command.clone(),
+        cwd: args.cwd,
+        name: args.name,
+        env: Vec::new(),
+        timeout,
+    };
+    let Started { id, pid, cwd } = start_process(ws, spec).await?;
+    let limit = timeout
+        .map(|t| format!(" It is stopped after {}s.", t.as_secs_f64()))
+        .unwrap_or_default();
     let text = format!(
         "Started background process {id} (pid {pid}) in {cwd}: {}\n\
          Read its output with bg_logs (id {id}); end it with bg_stop. It keeps running after \
-         this call and if the agent restarts: bg_list finds it again.",
+         this call and if the agent restarts: bg_list finds it again.{limit}",
         args.command
     );
     Ok(ToolOutput::text(text).with_details(json!({ "id": id, "pid": pid, "cwd": cwd })))
 }
 
+/// One background process of the workspace's target, by id.
+pub async fn process(ws: &Workspace, id: &str) -> Result<BgProcess, ToolError> {
+    let id = checked_id(ws, id)?;
+    let reply = run(
+        ws,
+        script::list(&root(ws), Some(id)),
+        META_TIMEOUT,
+        "listing",
+    )
+    .await?;
+    match reply.code {
+        0 => {}
+        script::NOT_FOUND => return Err(no_such(ws, id)),
+        _ => return Err(reply.unexpected(ws, "looking at a background process")),
+    }
+    records::parse_list(&reply.stdout)
+        .and_then(|mut found| found.pop())
+        .ok_or_else(|| reply.unexpected(ws, "looking at a background process"))
+}
+
 /// Every background process of the workspace's target, oldest first.
 pub async fn list_processes(ws: &Workspace) -> Result<Vec<BgProcess>, ToolError> {
-    let reply = run(ws, script::list(&root(ws)), META_TIMEOUT, "listing").await?;
+    let reply = run(ws, script::list(&root(ws), None), META_TIMEOUT, "listing").await?;
     if reply.code != 0 {
         return Err(reply.unexpected(ws, "listing background processes"));
     }
@@ -117,9 +224,18 @@ pub async fn bg_logs(ws: &Workspace, args: BgLogsArgs) -> Result<ToolOutput, Too
     Ok(logs.into_output(id))
 }
 
-/// `bg_stop`: ends the process's whole group (TERM, [`STOP_GRACE`], KILL) and says how.
-pub async fn bg_stop(ws: &Workspace, args: BgStopArgs) -> Result<ToolOutput, ToolError> {
-    let id = checked_id(ws, &args.id)?;
+/// How [`stop_process`] found a process.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stopped {
+    /// It was running and now is not; how it ended.
+    Now(BgState),
+    /// It had already ended, like this.
+    Already(BgState),
+}
+
+/// Ends a background process's whole group (TERM, [`STOP_GRACE`], KILL).
+pub async fn stop_process(ws: &Workspace, id: &str) -> Result<Stopped, ToolError> {
+    let id = checked_id(ws, id)?;
     let text = script::stop(&root(ws), id, STOP_GRACE);
     let reply = run(ws, text, 2 * STOP_GRACE + META_TIMEOUT, "stopping").await?;
     match reply.code {
@@ -128,20 +244,22 @@ pub async fn bg_stop(ws: &Workspace, args: BgStopArgs) -> Result<ToolOutput, Too
         _ => return Err(reply.unexpected(ws, "stopping a background process")),
     }
     let reply_text = String::from_utf8_lossy(&reply.stdout);
-    let (text, state) = match reply_text.split_once(' ') {
-        Some(("stopped", state)) => {
-            let state = BgState::parse(state);
-            let text = format!("Stopped {id}: {}.", state.describe());
-            (text, state)
-        }
-        Some(("ended", state)) => {
-            let state = BgState::parse(state);
-            (
-                format!("{id} was not running: {}.", state.describe()),
-                state,
-            )
-        }
-        _ => return Err(reply.unexpected(ws, "stopping a background process")),
+    match reply_text.split_once(' ') {
+        Some(("stopped", state)) => Ok(Stopped::Now(BgState::parse(state))),
+        Some(("ended", state)) => Ok(Stopped::Already(BgState::parse(state))),
+        _ => Err(reply.unexpected(ws, "stopping a background process")),
+    }
+}
+
+/// `bg_stop`: ends the process's whole group (TERM, [`STOP_GRACE`], KILL) and says how.
+pub async fn bg_stop(ws: &Workspace, args: BgStopArgs) -> Result<ToolOutput, ToolError> {
+    let id = args.id.as_str();
+    let (text, state) = match stop_process(ws, id).await? {
+        Stopped::Now(state) => (format!("Stopped {id}: {}.", state.describe()), state),
+        Stopped::Already(state) => (
+            format!("{id} was not running: {}.", state.describe()),
+            state,
+        ),
     };
     Ok(ToolOutput::text(text).with_details(json!({ "id": id, "state": state })))
 }
@@ -192,11 +310,22 @@ async fn run(
     timeout: Duration,
     what: &'static str,
 ) -> Result<Reply, ToolError> {
+    run_with(ws, text, None, timeout, what).await
+}
+
+/// Runs a snippet with `stdin` in the workspace's environment.
+async fn run_with(
+    ws: &Workspace,
+    text: String,
+    stdin: Option<Vec<u8>>,
+    timeout: Duration,
+    what: &'static str,
+) -> Result<Reply, ToolError> {
     let spec = ExecSpec {
         command: text,
         cwd: None,
         env: ws.env().to_vec(),
-        stdin: None,
+        stdin,
         timeout: Some(timeout),
     };
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());

@@ -7,7 +7,7 @@ use super::script::Window;
 use crate::ToolOutput;
 
 /// How a background process is doing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "state", rename_all = "lowercase")]
 pub enum BgState {
     /// Its process group is alive.
@@ -21,6 +21,12 @@ pub enum BgState {
     Killed {
         /// The signal, without `SIG`.
         signal: String,
+    },
+    /// Its timeout ran out, so its group was ended (SIGTERM, then SIGKILL).
+    #[serde(rename = "timedout")]
+    TimedOut {
+        /// The timeout, in seconds.
+        seconds: f64,
     },
     /// It is gone without a recorded ending (the machine restarted, or it was killed outside
     /// tether together with its runner).
@@ -37,6 +43,9 @@ impl BgState {
             Some(("killed", signal)) => BgState::Killed {
                 signal: signal.to_owned(),
             },
+            Some(("timedout", seconds)) => seconds
+                .parse()
+                .map_or(BgState::Lost, |seconds| BgState::TimedOut { seconds }),
             _ if text.trim() == "running" => BgState::Running,
             _ => BgState::Lost,
         }
@@ -48,6 +57,7 @@ impl BgState {
             BgState::Running => "running".into(),
             BgState::Exited { code } => format!("exited({code})"),
             BgState::Killed { signal } => format!("killed({signal})"),
+            BgState::TimedOut { seconds } => format!("timed-out({seconds}s)"),
             BgState::Lost => "lost".into(),
         }
     }
@@ -58,13 +68,16 @@ impl BgState {
             BgState::Running => "still running".into(),
             BgState::Exited { code } => format!("exited with code {code}"),
             BgState::Killed { signal } => format!("killed by SIG{signal}"),
+            BgState::TimedOut { seconds } => {
+                format!("stopped after its {seconds}s timeout ran out")
+            }
             BgState::Lost => "gone without a recorded exit (the machine may have restarted)".into(),
         }
     }
 }
 
 /// One background process.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BgProcess {
     /// Its id (`bg-…`).
@@ -237,6 +250,11 @@ mod tests {
             }
         );
         assert_eq!(BgState::parse("lost"), BgState::Lost);
+        assert_eq!(
+            BgState::parse("timedout 2.500\n"),
+            BgState::TimedOut { seconds: 2.5 }
+        );
+        assert_eq!(BgState::parse("timedout soon"), BgState::Lost);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The shell snippets behind background processes. Each runs in one exec on the target; values
 //! are single-quoted into the text. A process lives in `ROOT/<id>/`: `cmd`, `name`, `cwd`,
 //! `started` (UTC), `pid` (its session and process group), `out` (stdout and stderr),
-//! `status` (`exited N` or `killed SIG`, once it ended).
+//! `status` (`exited N` or `killed SIG`, once it ended); optionally `env` (mode 0600,
+//! `export NAME='value'` lines the runner sources) and `timeout` (seconds; a watchdog ends
+//! the group when they run out and leaves `timedout SECS` behind).
 
 use std::time::Duration;
 
@@ -35,25 +37,71 @@ alive() {
 state_of() {
   if [ -f "$1/status" ]; then cat "$1/status"; return; fi
   if alive "$(cat "$1/pid" 2>/dev/null)"; then echo running; return; fi
-  if [ -f "$1/status" ]; then cat "$1/status"; else echo lost; fi
+  if [ -f "$1/status" ]; then cat "$1/status"; return; fi
+  if [ -f "$1/timedout" ]; then cat "$1/timedout"; else echo lost; fi
 }
 "#;
 
 /// What a runner does: record its pid, tell the starter, run the command, record how it ended.
 const RUNNER: &str = r#"d=$1
 printf '%s\n' "$$" > "$d/pid"
-printf '%s\n' "$$" > "$d/ready"
+if [ -f "$d/env" ]; then . "$d/env"; fi
 cmd=$(cat "$d/cmd")
+wd=
+if [ -s "$d/timeout" ]; then
+  t=$(cat "$d/timeout"); g=$(cat "$d/grace")
+  (
+    trap 'kill "$s" 2>/dev/null; wait "$s"; exit 0' TERM
+    sleep "$t" & s=$!
+    wait "$s" || exit 0
+    trap '' TERM
+    printf 'timedout %s\n' "$t" > "$d/timedout"
+    kill -TERM -- "-$$" 2>/dev/null
+    sleep "$g"
+    kill -KILL -- "-$$" 2>/dev/null
+  ) < /dev/null > /dev/null 2>&1 &
+  wd=$!
+fi
+printf '%s\n' "$$" > "$d/ready"
 bash -c "$cmd" < /dev/null >> "$d/out" 2>&1
 code=$?
-printf 'exited %s\n' "$code" > "$d/status.tmp" && mv -f "$d/status.tmp" "$d/status""#;
+if [ -n "$wd" ]; then kill -TERM "$wd" 2>/dev/null; wait "$wd"; fi
+if [ -f "$d/timedout" ]; then
+  cp -f "$d/timedout" "$d/status.tmp" && mv -f "$d/status.tmp" "$d/status"
+else
+  printf 'exited %s\n' "$code" > "$d/status.tmp" && mv -f "$d/status.tmp" "$d/status"
+fi"#;
 
 fn quote(value: &str) -> String {
     shlex::try_quote(value).map_or_else(|_| "''".to_owned(), |q| q.into_owned())
 }
 
-/// Starts `command` as process `id` under `root`, detached in its own session; prints its pid.
-pub(crate) fn start(root: &str, id: &str, command: &str, cwd: &str, name: &str) -> String {
+/// How a process is started.
+pub(crate) struct Launch<'a> {
+    pub root: &'a str,
+    pub id: &'a str,
+    pub command: &'a str,
+    pub cwd: &'a str,
+    pub name: &'a str,
+    /// Whether the snippet's stdin carries the `env` file.
+    pub env: bool,
+    /// Seconds the process may run, and seconds between TERM and KILL when they run out.
+    pub timeout: Option<(f64, f64)>,
+}
+
+/// Starts a process as `launch` says, detached in its own session; prints its pid.
+pub(crate) fn start(launch: &Launch<'_>) -> String {
+    let env = if launch.env {
+        "(umask 077 && cat > \"$d/env\") || exit 1"
+    } else {
+        ":"
+    };
+    let timeout = match launch.timeout {
+        Some((seconds, grace)) => format!(
+            "printf '%s' {seconds:.3} > \"$d/timeout\" && printf '%s' {grace:.3} > \"$d/grace\" || exit 1"
+        ),
+        None => ":".to_owned(),
+    };
     format!(
         r#"{PRELUDE}
 root={root}; d="$root"/{id}; cwd={cwd}; name={name}; cmd={command}; runner={runner}
@@ -67,6 +115,8 @@ if [ -n "$name" ]; then
   done
 fi
 mkdir "$d" || exit 1
+{env}
+{timeout}
 printf '%s' "$cmd" > "$d/cmd" && printf '%s' "$name" > "$d/name" && printf '%s' "$cwd" > "$d/cwd" || exit 1
 date -u +%Y-%m-%dT%H:%M:%SZ > "$d/started" && : > "$d/out" && mkfifo "$d/ready" || exit 1
 cd "$cwd" || exit {BAD_CWD}
@@ -74,22 +124,39 @@ setsid bash -c "$runner" tether-bg "$d" < /dev/null > /dev/null 2>&1 &
 read -r pid < "$d/ready"
 rm -f "$d/ready"
 printf '%s' "$pid""#,
-        root = quote(root),
-        cwd = quote(cwd),
-        name = quote(name),
-        command = quote(command),
+        root = quote(launch.root),
+        id = launch.id,
+        cwd = quote(launch.cwd),
+        name = quote(launch.name),
+        command = quote(launch.command),
         runner = quote(RUNNER),
     )
 }
 
+/// The `env` file for `vars`: one `export NAME='value'` line each (names are checked by the
+/// caller).
+pub(crate) fn env_file(vars: &[(String, String)]) -> String {
+    vars.iter()
+        .map(|(name, value)| format!("export {name}={}\n", quote(value)))
+        .collect()
+}
+
 /// Prints one record per process: id, state, started, output size, name, cwd, command, each
-/// NUL-terminated.
-pub(crate) fn list(root: &str) -> String {
+/// NUL-terminated. With `only`, just that process (exit [`NOT_FOUND`] if there is none).
+pub(crate) fn list(root: &str, only: Option<&str>) -> String {
+    let (glob, check) = match only {
+        Some(id) => (
+            format!("\"$root\"/{id}"),
+            format!("[ -f \"$root/{id}/cmd\" ] || exit {NOT_FOUND}"),
+        ),
+        None => ("\"$root\"/*".to_owned(), String::new()),
+    };
     format!(
         r#"{PRELUDE}
 root={root}
+{check}
 [ -d "$root" ] || exit 0
-for d in "$root"/*; do
+for d in {glob}; do
   [ -f "$d/cmd" ] || continue
   printf '%s\0%s\0%s\0%s\0' "${{d##*/}}" "$(state_of "$d")" "$(cat "$d/started" 2>/dev/null)" "$(wc -c < "$d/out" 2>/dev/null || echo 0)"
   cat "$d/name" 2>/dev/null; printf '\0'

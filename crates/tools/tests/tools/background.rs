@@ -7,7 +7,8 @@ use serde_json::Value;
 use tether_testkit::within;
 use tether_tools::args::{BashArgs, BgLogsArgs, BgStartArgs, BgStopArgs};
 use tether_tools::{
-    BgState, ToolOutput, Workspace, bash, bg_list, bg_logs, bg_start, bg_stop, list_processes,
+    BgSpec, BgState, ToolOutput, Workspace, bash, bg_list, bg_logs, bg_start, bg_stop,
+    list_processes, process, start_process,
 };
 
 use crate::common::backends;
@@ -21,6 +22,7 @@ fn start_args(command: &str, name: Option<&str>) -> BgStartArgs {
         command: command.into(),
         cwd: None,
         name: name.map(Into::into),
+        timeout: None,
     }
 }
 
@@ -248,6 +250,97 @@ async fn exits_are_recorded_and_bad_ids_are_errors() {
         assert!(
             bad_cwd.contains("missing does not exist or is not a directory"),
             "{bad_cwd}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_stops_the_group_and_env_stays_private() {
+    for b in backends().await {
+        // A process that outlives its timeout: its child is stopped with it, and its state
+        // says why.
+        let command = "sleep 300 & echo $! > timed.pid; echo \"secret=$MY_TOKEN\"; wait";
+        let spec = BgSpec {
+            command: command.into(),
+            env: vec![("MY_TOKEN".into(), "it's a \"secret\" $x".into())],
+            timeout: Some(Duration::from_millis(1500)),
+            ..BgSpec::default()
+        };
+        let started = start_process(&b.ws, spec).await.unwrap();
+        let out = follow(&b.ws, &started.id, "secret=").await;
+        assert_eq!(out, "secret=it's a \"secret\" $x\n", "{}", b.name);
+        let state = within(STEP, "the timeout to stop it", async {
+            loop {
+                let found = process(&b.ws, &started.id).await?;
+                if found.state != BgState::Running {
+                    return Ok(found.state);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(state, BgState::TimedOut { seconds: 1.5 }, "{}", b.name);
+        assert!(gone(&b.ws, "timed.pid").await, "{}: child survived", b.name);
+        // The value is in no listing.
+        let listed = text(bg_list(&b.ws).await);
+        assert!(!listed.contains("secret\""), "{listed}");
+
+        // A process that ends in time keeps its exit code; no watchdog is left behind.
+        let spec = BgSpec {
+            command: "exit 4".into(),
+            timeout: Some(Duration::from_secs(600)),
+            ..BgSpec::default()
+        };
+        let quick = start_process(&b.ws, spec).await.unwrap();
+        let state = within(STEP, "the quick process to exit", async {
+            loop {
+                let found = process(&b.ws, &quick.id).await?;
+                if found.state != BgState::Running {
+                    return Ok(found.state);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(state, BgState::Exited { code: 4 }, "{}", b.name);
+        let watchdogs = format!(
+            "for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null || continue; set -- ${{l##*') '}}; \
+             [ \"$3\" = {} ] && [ \"$1\" != Z ] && echo left; done; true",
+            quick.pid
+        );
+        let left = text(
+            bash(
+                &b.ws,
+                BashArgs {
+                    command: watchdogs,
+                    timeout: Some(30.0),
+                },
+                None,
+            )
+            .await,
+        );
+        assert!(
+            !left.contains("left"),
+            "{}: processes left in the group",
+            b.name
+        );
+
+        let bad = start_process(
+            &b.ws,
+            BgSpec {
+                command: "true".into(),
+                env: vec![("NOT-A-NAME".into(), "x".into())],
+                ..BgSpec::default()
+            },
+        )
+        .await;
+        assert!(bad.unwrap_err().to_string().contains("NOT-A-NAME"));
+        let missing = process(&b.ws, "bg-000000000000").await.unwrap_err();
+        assert!(
+            missing.to_string().contains("no background process"),
+            "{missing}"
         );
     }
 }
