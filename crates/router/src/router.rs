@@ -220,13 +220,19 @@ impl Router {
     /// The default VM, kept for the API in use: per API URL, or per data directory for the
     /// local simulator (whose port changes when it restarts).
     pub fn defaults(&self) -> Result<Defaults, RouterError> {
-        let api = match &self.backend {
+        Ok(Defaults::new(self.state.clone(), self.api_identity()?))
+    }
+
+    /// Which API this is, stably: its URL, or the local simulator's data directory (whose
+    /// port changes when it restarts). State kept per API (the default VM, swarms) is keyed
+    /// by it.
+    pub fn api_identity(&self) -> Result<String, RouterError> {
+        Ok(match &self.backend {
             Backend::Simulator(sim) => {
                 format!("local-simulator:{}", sim.record.data_dir.display())
             }
             Backend::Vers => self.vers.settings()?.api_url.to_string(),
-        };
-        Ok(Defaults::new(self.state.clone(), api))
+        })
     }
 
     /// Where the default VM comes from, seen from `cwd`.

@@ -39,8 +39,9 @@ mod write;
 
 pub use bash::bash;
 pub use bg::{
-    BgProcess, BgSpec, BgState, LOGS_MAX_BYTES, LOGS_MAX_WAIT, STOP_GRACE, Started, Stopped,
-    bg_list, bg_logs, bg_start, bg_stop, list_processes, process, start_process, stop_process,
+    BgProcess, BgSpec, BgState, LOGS_MAX_BYTES, LOGS_MAX_WAIT, Logs, STOP_GRACE, Started, Stopped,
+    Window, bg_list, bg_logs, bg_start, bg_stop, list_processes, process, read_output,
+    start_process, stop_process,
 };
 pub use edit::{Diff, Edited, edit, edit_text};
 pub use error::{EditError, ToolError};

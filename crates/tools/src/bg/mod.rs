@@ -10,12 +10,11 @@ use std::time::Duration;
 use serde_json::json;
 use tether_target::{ExecOutcome, ExecSpec, META_TIMEOUT, Stream, TargetError};
 
-pub use records::{BgProcess, BgState};
-
-use crate::args::{BgLogsArgs, BgStartArgs, BgStopArgs};
+pub use crate::args::{BgLogsArgs, BgStartArgs, BgStopArgs};
 use crate::truncate::MAX_BYTES;
 use crate::{ToolError, ToolOutput, Workspace};
-use script::Window;
+pub use records::{BgProcess, BgState, Logs};
+pub use script::Window;
 
 /// How long a stopped process's group gets between TERM and KILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -212,16 +211,30 @@ pub async fn bg_logs(ws: &Workspace, args: BgLogsArgs) -> Result<ToolOutput, Too
             });
         }
     };
-    let text = script::logs(&root(ws), id, window, LOGS_MAX_BYTES, wait);
+    Ok(read_output(ws, id, window, LOGS_MAX_BYTES, wait)
+        .await?
+        .into_output(id))
+}
+
+/// Reads at most `max` bytes of a background process's output as `window` says; from an
+/// offset, first waits up to `wait` for output past it or for the process to end.
+pub async fn read_output(
+    ws: &Workspace,
+    id: &str,
+    window: Window,
+    max: usize,
+    wait: Duration,
+) -> Result<Logs, ToolError> {
+    let id = checked_id(ws, id)?;
+    let text = script::logs(&root(ws), id, window, max, wait);
     let reply = run(ws, text, wait + META_TIMEOUT, "reading output").await?;
     match reply.code {
         0 => {}
         script::NOT_FOUND => return Err(no_such(ws, id)),
         _ => return Err(reply.unexpected(ws, "reading a background process's output")),
     }
-    let logs = records::parse_logs(&reply.stdout, window)
-        .ok_or_else(|| reply.unexpected(ws, "reading a background process's output"))?;
-    Ok(logs.into_output(id))
+    records::parse_logs(&reply.stdout, window)
+        .ok_or_else(|| reply.unexpected(ws, "reading a background process's output"))
 }
 
 /// How [`stop_process`] found a process.

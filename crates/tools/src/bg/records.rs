@@ -148,12 +148,17 @@ pub(crate) fn parse_list(output: &[u8]) -> Option<Vec<BgProcess>> {
         .collect()
 }
 
-/// A part of a background process's output.
-pub(crate) struct Logs {
-    state: BgState,
-    size: u64,
-    start: u64,
-    bytes: Vec<u8>,
+/// A part of a background process's output, and how the process is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Logs {
+    /// How the process is doing.
+    pub state: BgState,
+    /// The whole output's size in bytes.
+    pub size: u64,
+    /// Where `bytes` start in the output.
+    pub start: u64,
+    /// The part asked for (cut before a split UTF-8 character when more follows).
+    pub bytes: Vec<u8>,
 }
 
 /// Parses the logs snippet's output: state, NUL, size, NUL, bytes.
@@ -202,7 +207,7 @@ fn complete_utf8_len(bytes: &[u8]) -> usize {
 
 impl Logs {
     /// The output, then where it came from and how to go on.
-    pub(crate) fn into_output(self, id: &str) -> ToolOutput {
+    pub fn into_output(self, id: &str) -> ToolOutput {
         let end = self.start + self.bytes.len() as u64;
         let next = if end < self.size {
             format!("call bg_logs with offset={end} to continue")

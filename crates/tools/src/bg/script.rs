@@ -167,9 +167,9 @@ done"#,
     )
 }
 
-/// Which part of the output `bg_logs` wants.
+/// Which part of a background process's output to read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Window {
+pub enum Window {
     /// From this byte on.
     From(u64),
     /// The last this many lines.
