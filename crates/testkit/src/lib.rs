@@ -14,11 +14,13 @@
 //! ```
 
 mod api;
+mod binary;
 mod relay;
 mod sim;
 mod ssh;
 
 pub use api::{Api, Reply};
+pub use binary::tether_binary;
 pub use relay::Relay;
 pub use sim::{Sim, SimInfo};
 pub use ssh::{Ssh, SshOutput, run_argv};

@@ -1,0 +1,66 @@
+//! Agent workers: tether's driver (`agent.mjs`) runs pi in RPC mode on the worker with its
+//! prompt, keeps pi's progress in `agent-state.json` and a readable transcript on stdout, and
+//! exits with how pi ended — so a worker is never "working" once pi is gone.
+
+use tether_target::Target;
+
+use crate::status::AgentProgress;
+use crate::{AgentTask, SwarmError};
+
+/// The driver, uploaded to each agent worker.
+pub const DRIVER: &str = include_str!("agent.mjs");
+
+/// Where a swarm keeps its agent files on a worker whose home is `home`.
+pub(crate) fn dir(home: &str, swarm: &str) -> String {
+    format!("{}/.tether/swarm/{swarm}", home.trim_end_matches('/'))
+}
+
+/// Writes the driver and worker `index`'s task to `dir` on `target`.
+pub(crate) async fn install(
+    target: &dyn Target,
+    dir: &str,
+    task: &AgentTask,
+    index: u32,
+) -> Result<(), SwarmError> {
+    let job = serde_json::json!({
+        "prompt": task.prompt_for(index),
+        "pi": task.pi_command(),
+        "args": task.pi_args(),
+    });
+    target.mkdir_all(dir).await.map_err(tool)?;
+    let (driver, job_file) = (format!("{dir}/agent.mjs"), format!("{dir}/agent.json"));
+    let job = job.to_string();
+    let (a, b) = tokio::join!(
+        target.write_file(&driver, DRIVER.as_bytes()),
+        target.write_file(&job_file, job.as_bytes())
+    );
+    a.map_err(tool)?;
+    b.map_err(tool)?;
+    Ok(())
+}
+
+fn tool(err: tether_target::TargetError) -> SwarmError {
+    SwarmError::from(tether_tools::ToolError::from(err))
+}
+
+/// The command that runs the driver in `dir`.
+pub(crate) fn command(dir: &str) -> String {
+    let dir = shell_quote(dir);
+    format!(
+        "command -v node >/dev/null || {{ echo 'tether: node is not installed on this VM; pi needs Node.js (apt-get install nodejs), then install pi (npm install -g @mariozechner/pi-coding-agent)' >&2; exit 3; }}\n\
+         exec node {dir}/agent.mjs {dir}"
+    )
+}
+
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// What the driver last reported, if it has yet.
+pub(crate) async fn progress(target: &dyn Target, dir: &str) -> Option<AgentProgress> {
+    let bytes = target
+        .read_file(&format!("{dir}/agent-state.json"))
+        .await
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}

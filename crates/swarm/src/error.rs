@@ -1,0 +1,166 @@
+//! [`SwarmError`]: what can go wrong with a swarm, in words that say what to do next.
+
+use std::path::PathBuf;
+
+use tether_router::{ErrorKind, RouterError};
+use tether_tools::ToolError;
+use tether_vers::VersError;
+
+/// A swarm operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SwarmError {
+    /// The requested worker count is 0 or above the limit.
+    #[error(
+        "count must be from 1 to {max}, not {count}{}",
+        if *count > u64::from(*max) { "; raise TETHER_SWARM_MAX_WORKERS to allow more" } else { "" }
+    )]
+    BadCount {
+        /// What was asked for.
+        count: u64,
+        /// The configured limit.
+        max: u32,
+    },
+    /// The request is malformed in another way.
+    #[error("{reason}")]
+    BadRequest {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// The source is neither a VM nor a commit.
+    #[error(
+        "{query:?} is neither a VM nor a commit id (or a unique prefix of one); list them with vm_list / `tether vm ls` and `tether vm commits`"
+    )]
+    UnknownSource {
+        /// What was given.
+        query: String,
+    },
+    /// No swarm has that id.
+    #[error("there is no swarm {id:?}; {}", known_hint(known))]
+    NoSuchSwarm {
+        /// What was given.
+        id: String,
+        /// The swarms that exist (newest first).
+        known: Vec<String>,
+    },
+    /// No swarm has been started yet and none was named.
+    #[error(
+        "no swarm has been started here yet; start one with swarm_start / `tether swarm start`"
+    )]
+    NoSwarms,
+    /// The swarm has no such worker.
+    #[error(
+        "swarm {swarm} has no worker {worker:?}; its workers are 0 to {} (or their VM ids)",
+        count.saturating_sub(1)
+    )]
+    NoSuchWorker {
+        /// The swarm.
+        swarm: String,
+        /// What was given.
+        worker: String,
+        /// How many workers it has.
+        count: usize,
+    },
+    /// The worker's VM was deleted.
+    #[error("worker {index} of swarm {swarm} (VM {vm_id}) was deleted; its output is gone")]
+    WorkerDeleted {
+        /// The swarm.
+        swarm: String,
+        /// The worker.
+        index: u32,
+        /// Its VM.
+        vm_id: String,
+    },
+    /// The worker never started its task.
+    #[error("worker {index} of swarm {swarm} (VM {vm_id}) did not start: {reason}")]
+    WorkerNotStarted {
+        /// The swarm.
+        swarm: String,
+        /// The worker.
+        index: u32,
+        /// Its VM.
+        vm_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// A swarm record could not be read or written.
+    #[error("could not {action} {}: {source}; check the permissions of tether's state directory", path.display())]
+    StateIo {
+        /// What was being done.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A swarm record is damaged.
+    #[error("{} is damaged ({reason}); delete it (its VMs stay: delete them with vm_delete)", path.display())]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Routing failed (the API, a VM's access).
+    #[error(transparent)]
+    Router(Box<RouterError>),
+    /// A Vers API call failed.
+    #[error(transparent)]
+    Vers(Box<VersError>),
+    /// A tool (a background process on a worker) failed.
+    #[error(transparent)]
+    Tool(Box<ToolError>),
+}
+
+impl From<RouterError> for SwarmError {
+    fn from(err: RouterError) -> SwarmError {
+        SwarmError::Router(Box::new(err))
+    }
+}
+
+impl From<VersError> for SwarmError {
+    fn from(err: VersError) -> SwarmError {
+        SwarmError::Vers(Box::new(err))
+    }
+}
+
+impl From<ToolError> for SwarmError {
+    fn from(err: ToolError) -> SwarmError {
+        SwarmError::Tool(Box::new(err))
+    }
+}
+
+fn known_hint(known: &[String]) -> String {
+    if known.is_empty() {
+        "no swarms have been started here yet".to_owned()
+    } else {
+        let shown: Vec<&str> = known.iter().take(10).map(String::as_str).collect();
+        format!(
+            "the swarms are: {} (swarm_status lists them)",
+            shown.join(", ")
+        )
+    }
+}
+
+impl SwarmError {
+    /// What kind of failure this is (for exit codes and protocol error codes).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SwarmError::BadCount { .. } | SwarmError::BadRequest { .. } => ErrorKind::Usage,
+            SwarmError::UnknownSource { .. }
+            | SwarmError::NoSuchSwarm { .. }
+            | SwarmError::NoSwarms
+            | SwarmError::NoSuchWorker { .. }
+            | SwarmError::WorkerDeleted { .. } => ErrorKind::NotFound,
+            SwarmError::WorkerNotStarted { .. }
+            | SwarmError::StateIo { .. }
+            | SwarmError::StateFile { .. } => ErrorKind::Internal,
+            SwarmError::Router(e) => ErrorKind::of(e.as_ref()),
+            SwarmError::Vers(e) => ErrorKind::of(e.as_ref()),
+            SwarmError::Tool(e) => match e.as_ref() {
+                ToolError::Target(t) => ErrorKind::of(t),
+                other => ErrorKind::of(other),
+            },
+        }
+    }
+}

@@ -1,0 +1,7 @@
+//! Swarms against the real simulator: command workers gathered, kept, stopped; bad input;
+//! sources that are commits; records found again by a fresh process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bad_input;
+mod commands;
+mod common;
