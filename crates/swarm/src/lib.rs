@@ -25,6 +25,7 @@ mod record;
 mod spec;
 mod status;
 mod swarm;
+pub mod tools;
 
 pub use error::SwarmError;
 pub use record::{Disposition, Source, Store, SwarmRecord, WorkerRecord};
