@@ -21,6 +21,11 @@ impl StderrProgress {
             enabled: forced || std::io::stderr().is_terminal(),
         }
     }
+
+    /// Whether progress is shown.
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
 }
 
 impl Progress for StderrProgress {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use tether_router::ErrorKind;
+use tether_swarm::SwarmError;
 
 use crate::output::write_stdout;
 
@@ -29,7 +30,10 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
 
 /// Reports `err` and returns its exit code.
 pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
-    let kind = ErrorKind::of(err.as_ref());
+    let kind = match err.downcast_ref::<SwarmError>() {
+        Some(swarm) => swarm.kind(),
+        None => ErrorKind::of(err.as_ref()),
+    };
     let code = exit_code(kind);
     let message = message(err);
     if json {
@@ -54,7 +58,7 @@ fn message(err: &anyhow::Error) -> String {
             }
             text.push_str(&line);
         }
-        if ErrorKind::knows(cause) {
+        if ErrorKind::knows(cause) || cause.is::<SwarmError>() {
             break;
         }
     }

@@ -761,7 +761,9 @@ fn apply_deletes(
 
 /// Now, UTC, RFC 3339.
 fn now() -> String {
-    time::OffsetDateTime::now_utc()
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub(crate) mod swarm;
 mod vm;
 
+pub(crate) use swarm::{SwarmArgs, SwarmCommand};
 pub(crate) use vm::{BranchArgs, CommitArgs, NewArgs, VmArgs, VmCommand};
 
 /// tether: run a coding agent's tools on Vers VMs, or on a local Vers simulator.
@@ -46,7 +48,9 @@ Exit codes:
   3    authentication (no Vers API key, or the key was rejected)
   4    unavailable (the API, the simulator or the VM could not be reached in time)
   exec passes the remote command's code through: 124 when --timeout killed it,
-  128+N when signal N killed it (130 after Ctrl-C); exec's own failures use 1-4.";
+  128+N when signal N killed it (130 after Ctrl-C); exec's own failures use 1-4.
+  swarm wait (and start --wait): 5 when some worker failed, timed out or was stopped,
+  6 when the wait timed out with workers still running.";
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
@@ -61,6 +65,8 @@ pub(crate) enum Command {
     /// with the remote exit code; Ctrl-C kills the remote process group.
     #[command(after_long_help = EXIT_CODES)]
     Exec(ExecArgs),
+    /// Branch a VM into N workers, run a command or a pi agent on each, gather, keep the best.
+    Swarm(SwarmArgs),
     /// Copy files or directory trees between this machine and VMs, or between two VMs.
     ///
     /// A VM path is vm:<id>:<path> (id: full or a unique prefix; empty for the default VM,
@@ -165,7 +171,7 @@ pub(crate) struct SimArgs {
 }
 
 /// Seconds, possibly fractional, more than zero.
-fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+pub(crate) fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
     let secs: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number of seconds"))?;

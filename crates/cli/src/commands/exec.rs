@@ -78,7 +78,7 @@ async fn captured(
 }
 
 /// One argument is a shell command line; several are quoted and joined so each stays one word.
-fn command_line(words: &[String]) -> anyhow::Result<String> {
+pub(crate) fn command_line(words: &[String]) -> anyhow::Result<String> {
     match words {
         [line] => Ok(line.clone()),
         words => shlex::try_join(words.iter().map(String::as_str))

@@ -8,6 +8,7 @@ mod exec;
 mod mcp;
 mod serve;
 mod sim;
+mod swarm;
 mod vm;
 
 use std::path::PathBuf;
@@ -82,6 +83,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Vm(args) => vm::run(ctx, args.command).await.map(|()| 0),
         Command::Exec(args) => exec::run(ctx, args).await,
+        Command::Swarm(args) => swarm::run(ctx, args.command).await,
         Command::Cp(args) => cp::run(ctx, args).await.map(|()| 0),
         Command::Use(args) => defaults::use_vm(ctx, &args.vm).await.map(|()| 0),
         Command::Local => defaults::local(ctx).await.map(|()| 0),

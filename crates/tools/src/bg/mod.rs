@@ -74,7 +74,7 @@ pub async fn start_process(ws: &Workspace, spec: BgSpec) -> Result<Started, Tool
                 reason: "timeout must be more than 0 seconds".into(),
             });
         }
-        Some(t) => Some((t.as_secs_f64(), STOP_GRACE.as_secs_f64())),
+        Some(t) => Some((t.as_secs_f64(), STOP_GRACE)),
         None => None,
     };
     let root = root(ws);

@@ -19,15 +19,17 @@ pub(crate) const NO_SETSID: u32 = 108;
 /// How often `bg_stop` and a waiting `bg_logs` look again.
 const STOP_TICK: Duration = Duration::from_millis(100);
 
-/// Shell functions every snippet uses: `alive PGID` (a live, non-zombie process is in the group)
-/// and `state_of DIR` (`running`, `exited N`, `killed SIG` or `lost`).
+/// Shell functions every snippet uses: `alive PGID [EXCEPT]` (a live, non-zombie process other
+/// than EXCEPT is in the group; builtins only, so the check adds no process) and `state_of DIR`
+/// (`running`, `exited N`, `killed SIG`, `timedout SECS` or `lost`).
 const PRELUDE: &str = r#"
 alive() {
-  pg=$1
+  pg=$1; except=${2:-}
   [ -n "$pg" ] || return 1
   if [ ! -r /proc/self/stat ]; then kill -0 -- "-$pg" 2>/dev/null; return; fi
   rp=') '
   for s in /proc/[0-9]*/stat; do
+    [ "$s" = "/proc/$except/stat" ] && continue
     read -r line < "$s" 2>/dev/null || continue
     set -- ${line##*"$rp"}
     if [ "$3" = "$pg" ] && [ "$1" != Z ]; then return 0; fi
@@ -42,7 +44,10 @@ state_of() {
 }
 "#;
 
-/// What a runner does: record its pid, tell the starter, run the command, record how it ended.
+/// What a runner does: record its pid, arm the watchdog if there is a timeout, tell the
+/// starter, run the command, record how it ended. The watchdog, when the time is up, records
+/// `timedout`, sends the group SIGTERM, and SIGKILL if anything but itself is left after the
+/// grace period; it leaves as soon as the rest of the group is gone.
 const RUNNER: &str = r#"d=$1
 printf '%s\n' "$$" > "$d/pid"
 if [ -f "$d/env" ]; then . "$d/env"; fi
@@ -57,8 +62,9 @@ if [ -s "$d/timeout" ]; then
     trap '' TERM
     printf 'timedout %s\n' "$t" > "$d/timedout"
     kill -TERM -- "-$$" 2>/dev/null
-    sleep "$g"
-    kill -KILL -- "-$$" 2>/dev/null
+    i=0
+    while [ "$i" -lt "$g" ] && alive "$$" "$BASHPID"; do sleep 0.1; i=$((i + 1)); done
+    if alive "$$" "$BASHPID"; then kill -KILL -- "-$$" 2>/dev/null; fi
   ) < /dev/null > /dev/null 2>&1 &
   wd=$!
 fi
@@ -85,8 +91,8 @@ pub(crate) struct Launch<'a> {
     pub name: &'a str,
     /// Whether the snippet's stdin carries the `env` file.
     pub env: bool,
-    /// Seconds the process may run, and seconds between TERM and KILL when they run out.
-    pub timeout: Option<(f64, f64)>,
+    /// Seconds the process may run, and how long between TERM and KILL when they run out.
+    pub timeout: Option<(f64, Duration)>,
 }
 
 /// Starts a process as `launch` says, detached in its own session; prints its pid.
@@ -98,7 +104,8 @@ pub(crate) fn start(launch: &Launch<'_>) -> String {
     };
     let timeout = match launch.timeout {
         Some((seconds, grace)) => format!(
-            "printf '%s' {seconds:.3} > \"$d/timeout\" && printf '%s' {grace:.3} > \"$d/grace\" || exit 1"
+            "printf '%s' {seconds:.3} > \"$d/timeout\" && printf '%s' {ticks} > \"$d/grace\" || exit 1",
+            ticks = grace.as_millis() / STOP_TICK.as_millis()
         ),
         None => ":".to_owned(),
     };
@@ -129,7 +136,7 @@ printf '%s' "$pid""#,
         cwd = quote(launch.cwd),
         name = quote(launch.name),
         command = quote(launch.command),
-        runner = quote(RUNNER),
+        runner = quote(&format!("{PRELUDE}\n{RUNNER}")),
     )
 }
 
