@@ -8,7 +8,11 @@ use crate::record::{Disposition, Source, SwarmRecord, WorkerRecord};
 
 /// How a worker's task is doing.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(
+    tag = "state",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum WorkerState {
     /// Its task has not been started yet.
     Starting,
@@ -393,5 +397,9 @@ mod tests {
         );
         let back: WorkerState = serde_json::from_value(json).unwrap();
         assert_eq!(back, WorkerState::TimedOut { seconds: 2.0 });
+        let failed = WorkerState::of_command(&BgState::Exited { code: 4 });
+        let json = serde_json::to_value(&failed).unwrap();
+        assert_eq!(json["exitCode"], 4);
+        assert_eq!(serde_json::from_value::<WorkerState>(json).unwrap(), failed);
     }
 }

@@ -10,6 +10,7 @@ mod files;
 mod help;
 mod lifecycle;
 mod mcp;
+mod swarm;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
