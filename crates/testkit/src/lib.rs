@@ -1,4 +1,5 @@
-//! Test support: starts the real `tether sim` process and talks to it over real sockets.
+//! Test support: starts the real `tether sim` process and talks to it over real sockets; a
+//! scripted model ([`MockLlm`]) and the pi installs ([`PiInstall`]) for tests that run pi.
 //!
 //! Everything here is for tests and benchmarks. A [`Sim`] is a `tether sim` child process on
 //! `127.0.0.1:0` with its own temporary data directory; it is stopped (SIGTERM, then SIGKILL
@@ -15,12 +16,16 @@
 
 mod api;
 mod binary;
+mod llm;
+mod pi;
 mod relay;
 mod sim;
 mod ssh;
 
 pub use api::{Api, Reply};
 pub use binary::tether_binary;
+pub use llm::{MockLlm, Turn};
+pub use pi::{PiInstall, repo};
 pub use relay::Relay;
 pub use sim::{Sim, SimInfo};
 pub use ssh::{Ssh, SshOutput, run_argv};

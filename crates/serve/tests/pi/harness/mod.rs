@@ -1,7 +1,6 @@
 //! Everything an end-to-end test needs: the simulator, a scripted model, a real pi with the
 //! tether package, and scratch directories — all gone when the [`Rig`] drops.
 
-mod llm;
 mod pi;
 
 use std::path::{Path, PathBuf};
@@ -10,8 +9,8 @@ use anyhow::Context;
 use tempfile::TempDir;
 use tether_testkit::Sim;
 
-pub use llm::{MockLlm, Turn};
-pub use pi::{Launch, Pi, PiInstall, repo};
+pub use pi::{Launch, Pi};
+pub use tether_testkit::{MockLlm, PiInstall, Turn, repo};
 
 /// The pi version CI pins.
 pub const PI_VERSION: &str = "0.73.1";

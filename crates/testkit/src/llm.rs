@@ -1,42 +1,62 @@
 //! A scripted model: an OpenAI-compatible `/v1/chat/completions` on 127.0.0.1 whose every
-//! request is handed to the test, which answers it with tool calls or text.
+//! request is handed to the test, which answers it with tool calls, text or a failure.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 
-/// How long the test waits for pi's next model request.
-pub const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
+/// How the server answers one request.
+enum Answer {
+    /// `200` with this `text/event-stream` body.
+    Sse(String),
+    /// This HTTP status with an OpenAI-style JSON error body.
+    Error(u16, String),
+}
+
+type Inbox = mpsc::Sender<(Value, oneshot::Sender<Answer>)>;
 
 /// One request pi made, waiting for the test's answer.
+///
+/// Dropping a `Turn` without answering it answers with the text `(the test ended)`.
 pub struct Turn {
     /// The request body.
     pub body: Value,
-    reply: oneshot::Sender<String>,
+    reply: oneshot::Sender<Answer>,
 }
 
-type Inbox = mpsc::Sender<(Value, oneshot::Sender<String>)>;
-
-/// The mock server.
+/// The mock server. Stopped when dropped.
+///
+/// ```no_run
+/// # async fn demo() -> anyhow::Result<()> {
+/// let mut llm = tether_testkit::MockLlm::start().await?;
+/// // write llm.models_json() to $PI_CODING_AGENT_DIR/models.json, start pi with
+/// // `--provider mock --model mock-1`, prompt it, then:
+/// llm.next().await?.tool("bash", serde_json::json!({"command": "ls"}));
+/// llm.next().await?.text("done");
+/// # Ok(()) }
+/// ```
 pub struct MockLlm {
     /// `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
-    requests: mpsc::Receiver<(Value, oneshot::Sender<String>)>,
+    requests: mpsc::Receiver<(Value, oneshot::Sender<Answer>)>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl MockLlm {
+    /// How long [`MockLlm::next`] waits for pi's next model request.
+    pub const REQUEST_DEADLINE: Duration = Duration::from_secs(90);
+
     /// Starts the server on a free port.
     pub async fn start() -> anyhow::Result<MockLlm> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
-        let (inbox, requests) = mpsc::channel(8);
+        let (inbox, requests) = mpsc::channel(64);
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(completion))
             .with_state(inbox);
@@ -50,11 +70,12 @@ impl MockLlm {
         })
     }
 
-    /// pi's next request.
+    /// pi's next request (failing after [`MockLlm::REQUEST_DEADLINE`]).
     pub async fn next(&mut self) -> anyhow::Result<Turn> {
-        let next = tokio::time::timeout(REQUEST_DEADLINE, self.requests.recv()).await;
+        let deadline = Self::REQUEST_DEADLINE;
+        let next = tokio::time::timeout(deadline, self.requests.recv()).await;
         let (body, reply) = next
-            .with_context(|| format!("pi made no model request within {REQUEST_DEADLINE:?}"))?
+            .with_context(|| format!("pi made no model request within {deadline:?}"))?
             .context("the mock model server stopped")?;
         Ok(Turn { body, reply })
     }
@@ -77,13 +98,22 @@ impl Drop for MockLlm {
     }
 }
 
-async fn completion(State(inbox): State<Inbox>, Json(body): Json<Value>) -> impl IntoResponse {
+async fn completion(State(inbox): State<Inbox>, Json(body): Json<Value>) -> Response {
     let (tx, rx) = oneshot::channel();
-    let sse = match inbox.send((body, tx)).await {
-        Ok(()) => rx.await.unwrap_or_else(|_| text_sse("(the test ended)")),
-        Err(_) => text_sse("(the test ended)"),
+    let answer = match inbox.send((body, tx)).await {
+        Ok(()) => rx
+            .await
+            .unwrap_or_else(|_| Answer::Sse(text_sse("(the test ended)"))),
+        Err(_) => Answer::Sse(text_sse("(the test ended)")),
     };
-    ([(header::CONTENT_TYPE, "text/event-stream")], sse)
+    match answer {
+        Answer::Sse(sse) => ([(header::CONTENT_TYPE, "text/event-stream")], sse).into_response(),
+        Answer::Error(status, message) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = json!({"error": {"message": message, "type": "mock_failure", "code": null}});
+            (status, Json(body)).into_response()
+        }
+    }
 }
 
 fn chunk(delta: Value, finish: Option<&str>) -> String {
@@ -112,7 +142,7 @@ impl Turn {
             sse += &chunk(call, None);
         }
         sse += &chunk(json!({}), Some("tool_calls"));
-        let _ = self.reply.send(sse + "data: [DONE]\n\n");
+        let _ = self.reply.send(Answer::Sse(sse + "data: [DONE]\n\n"));
     }
 
     /// Answers with one tool call.
@@ -122,7 +152,27 @@ impl Turn {
 
     /// Answers with text, ending the agent's turn.
     pub fn text(self, text: &str) {
-        let _ = self.reply.send(text_sse(text));
+        let _ = self.reply.send(Answer::Sse(text_sse(text)));
+    }
+
+    /// Answers with HTTP `status` and an OpenAI-style error body whose message is
+    /// `scripted failure (HTTP <status>)`.
+    ///
+    /// pi (0.73.1) reports it as an assistant message with `stopReason: "error"` and
+    /// `errorMessage: "<status> scripted failure (HTTP <status>)"`. Statuses pi deems transient
+    /// (429, 5xx) are retried — by the HTTP client and then by pi's auto-retry — unless its
+    /// settings turn that off; 4xx others are not.
+    pub fn fail(self, status: u16) {
+        let message = format!("scripted failure (HTTP {status})");
+        let _ = self.reply.send(Answer::Error(status, message));
+    }
+
+    /// Answers `200` with an event stream whose first record is an error object with
+    /// `message`, as a provider does when it fails mid-stream. pi reports `message` as the
+    /// assistant message's `errorMessage` (`stopReason: "error"`).
+    pub fn stream_error(self, message: &str) {
+        let record = json!({"error": {"message": message, "type": "mock_failure", "code": null}});
+        let _ = self.reply.send(Answer::Sse(format!("data: {record}\n\n")));
     }
 
     /// The names of the tools pi advertised, with their descriptions.
@@ -169,13 +219,23 @@ impl Turn {
 
     /// The system prompt pi sent.
     pub fn system_prompt(&self) -> String {
+        self.first_text("system")
+    }
+
+    /// The text of the first user message: the prompt the agent was given, which tells apart
+    /// the requests of several agents sharing one server.
+    pub fn user_text(&self) -> String {
+        self.first_text("user")
+    }
+
+    fn first_text(&self, role: &str) -> String {
         let messages = self.body["messages"]
             .as_array()
             .cloned()
             .unwrap_or_default();
         messages
             .iter()
-            .find(|m| m["role"] == "system")
+            .find(|m| m["role"] == role)
             .map(|m| content_text(&m["content"]))
             .unwrap_or_default()
     }
