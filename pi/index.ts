@@ -1,6 +1,7 @@
 // tether for pi: VM tools, and pi's own bash/read/edit/write/ls/find/grep routed to the active
 // Vers VM. Every remote operation is a JSON-RPC call to the Rust sidecar `tether serve`
-// (wire spec: crates/serve/README.md); this file only wires pi's tool definitions to it.
+// (wire spec: crates/serve/README.md); this file only wires pi's tool definitions to it. The
+// swarm tools and their widget are in swarm.ts.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -25,12 +26,13 @@ import {
 	VERSION,
 } from "@mariozechner/pi-coding-agent";
 import { Type } from "typebox";
+import { registerSwarmTools } from "./swarm.js";
 
 type Json = any;
 type Active = { vmId: string; home: string; cwd: string };
 const ENTRY = "tether-vm"; // session entry remembering the active VM
 const STOP_GRACE_MS = 5000; // sidecar exit after stdin closes, before SIGKILL
-const CALL_TIMEOUT_MS = 10 * 60 * 1000; // any single non-exec call
+const CALL_TIMEOUT_MS = 10 * 60 * 1000; // any single call but exec and swarm_wait
 // How pi's own local bash reports a command killed by a signal: null up to 0.7x, 128+n after.
 const SIGNAL_EXIT_CODES = Number(VERSION.split(".")[0]) > 0 || Number(VERSION.split(".")[1]) >= 80;
 const signalExit = (signal: string | null): number | null =>
@@ -68,6 +70,7 @@ class Sidecar {
 	private pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void }>();
 	readonly outputs = new Map<string, (data: Buffer) => void>();
 	readonly progress = new Map<string, (message: string) => void>();
+	readonly swarmUpdates = new Map<string, (update: Json) => void>();
 	private stderr = "";
 	private buffer = "";
 	private exited: Error | undefined;
@@ -99,7 +102,8 @@ class Sidecar {
 		return !this.exited;
 	}
 
-	call(method: string, params: Json = {}, timeoutMs: number | undefined = CALL_TIMEOUT_MS): Promise<Json> {
+	/** `timeoutMs` 0: no limit (the server ends the call). */
+	call(method: string, params: Json = {}, timeoutMs: number = CALL_TIMEOUT_MS): Promise<Json> {
 		if (this.exited) return Promise.reject(this.exited);
 		const id = this.next++;
 		return new Promise((resolve, reject) => {
@@ -138,6 +142,7 @@ class Sidecar {
 	private dispatch(msg: Json): void {
 		if (msg.method === "exec/output") this.outputs.get(msg.params.execId)?.(Buffer.from(msg.params.data, "base64"));
 		else if (msg.method === "progress") this.progress.get(msg.params.progressId ?? "")?.(msg.params.message);
+		else if (msg.method === "swarm/update") this.swarmUpdates.get(msg.params.callId ?? "")?.(msg.params);
 		else if (msg.id !== undefined) {
 			const error = msg.error && new RpcError(msg.error.message, msg.error.data?.errno, msg.error.data?.kind);
 			this.settle(msg.id, error, msg.result);
@@ -218,7 +223,7 @@ export default function tether(pi: ExtensionAPI) {
 				try {
 					if (opts.signal?.aborted) throw new Error("aborted");
 					// Local environment variables are deliberately not sent (API keys stay here).
-					const r = await side.call("exec", { execId, vmId, command, cwd, timeoutSecs: opts.timeout }, undefined);
+					const r = await side.call("exec", { execId, vmId, command, cwd, timeoutSecs: opts.timeout }, 0);
 					if (r.cancelled) throw new Error("aborted");
 					if (r.timedOut) throw new Error(`timeout:${opts.timeout}`);
 					return { exitCode: r.exitCode ?? signalExit(r.signal) };
@@ -530,6 +535,8 @@ export default function tether(pi: ExtensionAPI) {
 		},
 	});
 
+	const swarms = registerSwarmTools(pi, { rpc, activeVm: () => active?.vmId, goLocal });
+
 	pi.registerCommand("vers", {
 		description: "Vers VMs: /vers [list | use <vm> | local | pause <vm> | resume <vm> | delete <vm>]; no argument: pick a VM and an action",
 		async handler(args: string, ctx: Json) {
@@ -600,6 +607,7 @@ export default function tether(pi: ExtensionAPI) {
 	});
 
 	pi.on("session_shutdown", async () => {
+		swarms.dispose();
 		const current = sidecar;
 		sidecar = undefined;
 		await current?.then((s) => s.stop(), () => undefined);

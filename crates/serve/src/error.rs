@@ -2,6 +2,7 @@
 
 use serde_json::json;
 use tether_router::{ErrorKind, RouterError};
+use tether_swarm::SwarmError;
 use tether_target::TargetError;
 use tether_vers::VersError;
 
@@ -99,6 +100,12 @@ pub enum ServeError {
         /// The id.
         exec_id: String,
     },
+    /// Another running swarm call already uses this id.
+    #[error("a swarm call with id {call_id:?} is already running; use a fresh callId")]
+    CallIdInUse {
+        /// The id.
+        call_id: String,
+    },
     /// Base64 data in the params is not valid.
     #[error("the data of {method} is not valid base64 ({source}); send standard base64")]
     BadBase64 {
@@ -124,6 +131,9 @@ pub enum ServeError {
     /// An operation on the VM (or this machine) failed.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A swarm tool failed.
+    #[error(transparent)]
+    Swarm(Box<SwarmError>),
 }
 
 /// How many ids a message lists at most.
@@ -184,6 +194,12 @@ impl From<RouterError> for ServeError {
     }
 }
 
+impl From<SwarmError> for ServeError {
+    fn from(err: SwarmError) -> ServeError {
+        ServeError::Swarm(Box::new(err))
+    }
+}
+
 impl ServeError {
     /// The kind of failure, as [`ErrorKind`] sorts the stack's errors.
     pub fn kind(&self) -> ErrorKind {
@@ -191,11 +207,13 @@ impl ServeError {
             ServeError::Router(err) => ErrorKind::of(err.as_ref()),
             ServeError::Vers(err) => ErrorKind::of(err),
             ServeError::Target(err) => ErrorKind::of(err),
+            ServeError::Swarm(err) => err.kind(),
             ServeError::UnknownId { .. } | ServeError::VmGone { .. } => ErrorKind::NotFound,
             ServeError::NoActiveVm
             | ServeError::BadPlace { .. }
             | ServeError::LocalCopy { .. }
             | ServeError::ExecIdInUse { .. }
+            | ServeError::CallIdInUse { .. }
             | ServeError::InvalidParams { .. }
             | ServeError::UnknownMethod { .. }
             | ServeError::BadBase64 { .. }
@@ -291,6 +309,18 @@ mod tests {
         assert_eq!(
             ServeError::NoActiveVm.to_rpc().data,
             Some(json!({"kind": "usage"}))
+        );
+    }
+
+    #[test]
+    fn swarm_errors_keep_their_words_and_kind() {
+        let count = ServeError::from(SwarmError::BadCount { count: 0, max: 64 }).to_rpc();
+        assert_eq!(count.code, code::USAGE);
+        assert_eq!(count.message, "count must be from 1 to 64, not 0");
+        let missing = ServeError::from(SwarmError::NoSwarms).to_rpc();
+        assert_eq!(
+            (missing.code, missing.data),
+            (code::NOT_FOUND, Some(json!({"kind": "not_found"})))
         );
     }
 }

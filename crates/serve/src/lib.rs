@@ -9,7 +9,9 @@
 //! - `exec`: a command in the VM's working directory, in its own process group, its output
 //!   streamed as `exec/output` notifications; `exec/cancel` and timeouts kill the group;
 //!   no local environment variable is forwarded;
-//! - `fs/…`: read/write (exact bytes, atomic), stat, mkdir, readDir, imageType, glob, grep.
+//! - `fs/…`: read/write (exact bytes, atomic), stat, mkdir, readDir, imageType, glob, grep;
+//! - `swarm/…`: the six swarm tools (`tether_swarm::tools`) with live `swarm/update`
+//!   notifications while `swarm_wait` waits, cancel, and the status for pi's widget.
 //!
 //! One message per line on stdin and stdout; logs go to stderr only. The wire spec (handshake,
 //! every method, error codes, a sample exchange) is `crates/serve/README.md`.

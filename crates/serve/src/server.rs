@@ -214,6 +214,12 @@ fn notification(state: &State, method: &str, params: &Value) {
                 tracing::debug!("exec/cancel for {exec_id:?}, which is not running");
             }
         }
+        "swarm/cancel" => {
+            let call_id = params.get("callId").and_then(Value::as_str).unwrap_or("");
+            if !state.cancel_swarm_call(call_id) {
+                tracing::debug!("swarm/cancel for {call_id:?}, which is not running");
+            }
+        }
         other => tracing::debug!("ignored notification {other:?}"),
     }
 }

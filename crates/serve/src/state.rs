@@ -1,5 +1,6 @@
 //! [`State`]: what one `tether serve` process keeps for its pi session — the router (connected
-//! on first use), the active VM, each VM's home and working directory, running execs.
+//! on first use), the active VM, each VM's home and working directory, running execs and
+//! swarm calls, the swarms (made on first use).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -7,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tether_router::{Progress, Router, RouterError, RouterOptions, WaitGuard};
+use tether_swarm::{Limits, Swarms};
 use tether_target::{ExecOutcome, ExecSpec, Target};
 use tokio::sync::{OnceCell, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -14,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ServeError;
 use crate::protocol::Outgoing;
 
-/// How many cancels of not-yet-started execs are remembered.
+/// How many cancels of not-yet-started execs (or swarm calls) are remembered.
 const EARLY_CANCELS: usize = 64;
 
 /// How long `vm/use` waits for a VM to answer its check.
@@ -79,15 +81,57 @@ pub(crate) struct State {
     pub notifier: Notifier,
     active: Mutex<Option<String>>,
     places: Mutex<HashMap<String, Place>>,
-    execs: Mutex<Execs>,
+    execs: Mutex<Cancels>,
+    swarm_calls: Mutex<Cancels>,
+    swarms: OnceCell<Arc<Swarms>>,
 }
 
-/// Running execs, and cancels that came before their exec started (a client may cancel the
-/// moment it has sent the request).
+/// Running requests that can be cancelled by the client's id for them, and cancels that came
+/// before their request started (a client may cancel the moment it has sent the request).
 #[derive(Default)]
-struct Execs {
+struct Cancels {
     running: HashMap<String, CancellationToken>,
     early: VecDeque<String>,
+}
+
+impl Cancels {
+    /// Registers `id` (cancelled already if its cancel came first); `None` if it is taken.
+    fn start(&mut self, id: &str) -> Option<CancellationToken> {
+        if self.running.contains_key(id) {
+            return None;
+        }
+        let token = CancellationToken::new();
+        if let Some(at) = self.early.iter().position(|early| early == id) {
+            self.early.remove(at);
+            token.cancel();
+        }
+        self.running.insert(id.to_owned(), token.clone());
+        Some(token)
+    }
+
+    fn end(&mut self, id: &str) {
+        self.running.remove(id);
+    }
+
+    /// Cancels `id`; false if it is not running (the cancel is then remembered for a request
+    /// of that id that has not started yet).
+    fn cancel(&mut self, id: &str) -> bool {
+        if let Some(token) = self.running.get(id) {
+            token.cancel();
+            return true;
+        }
+        if self.early.len() == EARLY_CANCELS {
+            self.early.pop_front();
+        }
+        self.early.push_back(id.to_owned());
+        false
+    }
+
+    fn cancel_all(&self) {
+        for token in self.running.values() {
+            token.cancel();
+        }
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,7 +149,9 @@ impl State {
             notifier,
             active: Mutex::new(None),
             places: Mutex::new(HashMap::new()),
-            execs: Mutex::new(Execs::default()),
+            execs: Mutex::new(Cancels::default()),
+            swarm_calls: Mutex::new(Cancels::default()),
+            swarms: OnceCell::new(),
         }
     }
 
@@ -117,6 +163,15 @@ impl State {
             Ok::<_, ServeError>(Arc::new(Router::connect(options).await?))
         });
         Ok(router.await?.clone())
+    }
+
+    /// The swarms on the router's API (limits from the environment), made on first use.
+    pub async fn swarms(&self) -> Result<Arc<Swarms>, ServeError> {
+        let swarms = self.swarms.get_or_try_init(|| async {
+            let router = self.router().await?;
+            Ok::<_, ServeError>(Arc::new(Swarms::new(router, Limits::from_env())))
+        });
+        Ok(swarms.await?.clone())
     }
 
     /// The active VM, if any.
@@ -214,46 +269,49 @@ impl State {
     /// Registers a running exec (cancelled already if its cancel came first); fails if the id
     /// is taken.
     pub fn start_exec(&self, exec_id: &str) -> Result<CancellationToken, ServeError> {
-        let mut execs = lock(&self.execs);
-        if execs.running.contains_key(exec_id) {
-            return Err(ServeError::ExecIdInUse {
+        lock(&self.execs)
+            .start(exec_id)
+            .ok_or_else(|| ServeError::ExecIdInUse {
                 exec_id: exec_id.to_owned(),
-            });
-        }
-        let token = CancellationToken::new();
-        if let Some(at) = execs.early.iter().position(|id| id == exec_id) {
-            execs.early.remove(at);
-            token.cancel();
-        }
-        execs.running.insert(exec_id.to_owned(), token.clone());
-        Ok(token)
+            })
     }
 
     /// Unregisters a finished exec.
     pub fn end_exec(&self, exec_id: &str) {
-        lock(&self.execs).running.remove(exec_id);
+        lock(&self.execs).end(exec_id);
     }
 
     /// Cancels a running exec; false if there is none with that id (the cancel is then
     /// remembered for an exec of that id that has not started yet).
     pub fn cancel_exec(&self, exec_id: &str) -> bool {
-        let mut execs = lock(&self.execs);
-        if let Some(token) = execs.running.get(exec_id) {
-            token.cancel();
-            return true;
-        }
-        if execs.early.len() == EARLY_CANCELS {
-            execs.early.pop_front();
-        }
-        execs.early.push_back(exec_id.to_owned());
-        false
+        lock(&self.execs).cancel(exec_id)
     }
 
-    /// Cancels every running exec (the client has gone).
+    /// Registers a running swarm call (cancelled already if its cancel came first); fails if
+    /// the id is taken.
+    pub fn start_swarm_call(&self, call_id: &str) -> Result<CancellationToken, ServeError> {
+        lock(&self.swarm_calls)
+            .start(call_id)
+            .ok_or_else(|| ServeError::CallIdInUse {
+                call_id: call_id.to_owned(),
+            })
+    }
+
+    /// Unregisters a finished swarm call.
+    pub fn end_swarm_call(&self, call_id: &str) {
+        lock(&self.swarm_calls).end(call_id);
+    }
+
+    /// Cancels a running swarm call; false if there is none with that id (remembered, as for
+    /// execs).
+    pub fn cancel_swarm_call(&self, call_id: &str) -> bool {
+        lock(&self.swarm_calls).cancel(call_id)
+    }
+
+    /// Cancels every running exec and swarm call (the client has gone).
     pub fn cancel_all(&self) {
-        for token in lock(&self.execs).running.values() {
-            token.cancel();
-        }
+        lock(&self.execs).cancel_all();
+        lock(&self.swarm_calls).cancel_all();
     }
 }
 
@@ -287,5 +345,23 @@ mod tests {
         ));
         assert!(state.cancel_exec("late"));
         assert!(running.is_cancelled());
+    }
+
+    #[test]
+    fn swarm_calls_have_their_own_ids_and_are_cancelled_with_the_rest() {
+        let state = state();
+        let exec = state.start_exec("same").unwrap();
+        let call = state.start_swarm_call("same").unwrap();
+        assert!(matches!(
+            state.start_swarm_call("same"),
+            Err(ServeError::CallIdInUse { .. })
+        ));
+        assert!(state.cancel_swarm_call("same"));
+        assert!(call.is_cancelled() && !exec.is_cancelled());
+        state.end_swarm_call("same");
+        assert!(!state.cancel_swarm_call("early"));
+        assert!(state.start_swarm_call("early").unwrap().is_cancelled());
+        state.cancel_all();
+        assert!(exec.is_cancelled());
     }
 }

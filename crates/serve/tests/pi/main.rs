@@ -10,5 +10,6 @@ mod errors;
 mod harness;
 mod parity;
 mod session;
+mod swarm;
 mod tools;
 mod walkthrough;

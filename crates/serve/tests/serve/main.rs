@@ -7,3 +7,4 @@ mod client;
 mod files;
 mod lifecycle;
 mod protocol;
+mod swarm;
