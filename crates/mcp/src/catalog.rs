@@ -6,6 +6,7 @@ use rmcp::handler::server::tool::schema_for_input;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde_json::json;
+use tether_swarm::tools as swarm;
 use tether_tools::args::{
     BashArgs, BgListArgs, BgLogsArgs, BgStartArgs, BgStopArgs, EditArgs, FindArgs, GrepArgs,
     LsArgs, ReadArgs, WriteArgs,
@@ -63,7 +64,7 @@ const fn entry(
     }
 }
 
-const ENTRIES: [Entry; 22] = [
+const ENTRIES: [Entry; 28] = [
     entry(
         "create_vm",
         "Create VM",
@@ -210,6 +211,48 @@ const ENTRIES: [Entry; 22] = [
         "Stop background process",
         tools::BG_STOP,
         schema::<BgStopArgs>,
+        Effect::Destroys,
+    ),
+    entry(
+        "swarm_start",
+        "Start swarm",
+        swarm::START,
+        schema::<swarm::StartArgs>,
+        Effect::Changes,
+    ),
+    entry(
+        "swarm_status",
+        "Swarm status",
+        swarm::STATUS,
+        schema::<swarm::StatusArgs>,
+        Effect::Reads,
+    ),
+    entry(
+        "swarm_wait",
+        "Wait for swarm",
+        swarm::WAIT,
+        schema::<swarm::WaitArgs>,
+        Effect::Reads,
+    ),
+    entry(
+        "swarm_read",
+        "Read swarm worker output",
+        swarm::READ,
+        schema::<swarm::ReadArgs>,
+        Effect::Reads,
+    ),
+    entry(
+        "swarm_keep",
+        "Keep swarm workers",
+        swarm::KEEP,
+        schema::<swarm::KeepArgs>,
+        Effect::Destroys,
+    ),
+    entry(
+        "swarm_stop",
+        "Stop swarm",
+        swarm::STOP,
+        schema::<swarm::StopArgs>,
         Effect::Destroys,
     ),
 ];

@@ -4,6 +4,7 @@
 //! text is [`McpError::for_model`], worded so the model can act on it.
 
 use tether_router::RouterError;
+use tether_swarm::SwarmError;
 use tether_target::TargetError;
 use tether_tools::ToolError;
 use tether_vers::VersError;
@@ -43,6 +44,15 @@ pub enum McpError {
     /// A file operation on a target failed.
     #[error(transparent)]
     Target(#[from] TargetError),
+    /// A swarm tool failed.
+    #[error(transparent)]
+    Swarm(Box<SwarmError>),
+}
+
+impl From<SwarmError> for McpError {
+    fn from(err: SwarmError) -> McpError {
+        McpError::Swarm(Box::new(err))
+    }
 }
 
 impl From<RouterError> for McpError {
@@ -69,25 +79,33 @@ impl McpError {
     /// tools where they differ.
     pub fn for_model(&self) -> String {
         match self {
-            McpError::Router(err) => match err.as_ref() {
-                RouterError::NoMatch {
-                    kind,
-                    query,
-                    candidates,
-                } => no_match(kind, query, candidates.len()),
-                RouterError::Ambiguous {
-                    kind,
-                    query,
-                    candidates,
-                } => format!(
-                    "{query:?} matches {} {kind}s: {}; pass the full id",
-                    candidates.len(),
-                    candidates.join(", ")
-                ),
+            McpError::Router(err) => router_for_model(err),
+            McpError::Swarm(err) => match err.as_ref() {
+                SwarmError::Router(err) => router_for_model(err),
                 other => cli_hints_to_tools(&other.to_string()),
             },
             other => cli_hints_to_tools(&other.to_string()),
         }
+    }
+}
+
+fn router_for_model(err: &RouterError) -> String {
+    match err {
+        RouterError::NoMatch {
+            kind,
+            query,
+            candidates,
+        } => no_match(kind, query, candidates.len()),
+        RouterError::Ambiguous {
+            kind,
+            query,
+            candidates,
+        } => format!(
+            "{query:?} matches {} {kind}s: {}; pass the full id",
+            candidates.len(),
+            candidates.join(", ")
+        ),
+        other => cli_hints_to_tools(&other.to_string()),
     }
 }
 
@@ -103,6 +121,11 @@ fn no_match(kind: &str, query: &str, known: usize) -> String {
 /// A message with the CLI's hints replaced by this server's tools.
 fn cli_hints_to_tools(message: &str) -> String {
     message
+        .replace(
+            "list them with vm_list / `tether vm ls` and `tether vm commits`",
+            "vm_list shows the VMs; a commit id is what vm_commit returned",
+        )
+        .replace(" / `tether swarm start`", "")
         .replace(
             "list VMs with `tether vm ls`",
             "call vm_list to see the VMs",

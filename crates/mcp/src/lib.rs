@@ -9,6 +9,10 @@
 //!   until `vm_local`.
 //! - **Background processes**: `bg_start`, `bg_list`, `bg_logs`, `bg_stop` on the active target;
 //!   they outlive the call and this server.
+//! - **Swarms**: `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_keep`,
+//!   `swarm_stop` ([`tether_swarm::tools`]): branch a VM (the active one by default) into N
+//!   workers, run a command or a pi agent on each, gather, keep the best; `swarm_wait` reports
+//!   how many workers are done as progress.
 //!
 //! A failing call is a result with `isError: true` whose text says what to do; bad arguments
 //! (unknown or missing fields) are such results too. Long calls send progress notifications
@@ -26,6 +30,7 @@ mod error;
 mod progress;
 mod routing;
 mod server;
+mod swarm_tools;
 mod vm_args;
 mod vm_tools;
 

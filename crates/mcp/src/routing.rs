@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tether_router::{Router, RouterOptions, StateDir};
+use tether_swarm::{Limits, Swarms};
 use tether_tools::Workspace;
 use tokio::sync::OnceCell;
 
@@ -53,6 +54,7 @@ pub(crate) struct Routing {
     options: McpOptions,
     progress: ProgressHub,
     router: OnceCell<Arc<Router>>,
+    swarms: OnceCell<Arc<Swarms>>,
     local: Workspace,
     vms: Mutex<HashMap<String, Workspace>>,
     active: Mutex<Place>,
@@ -64,6 +66,7 @@ impl Routing {
             options,
             progress,
             router: OnceCell::new(),
+            swarms: OnceCell::new(),
             local,
             vms: Mutex::new(HashMap::new()),
             active: Mutex::new(Place::Local),
@@ -87,6 +90,24 @@ impl Routing {
             Ok::<_, McpError>(Arc::new(router))
         });
         Ok(router.await?.clone())
+    }
+
+    /// The session's swarms (through the router; limits from the environment), made on first
+    /// use.
+    pub(crate) async fn swarms(&self) -> Result<Arc<Swarms>, McpError> {
+        let swarms = self.swarms.get_or_try_init(|| async {
+            let router = self.router().await?;
+            Ok::<_, McpError>(Arc::new(Swarms::new(router, Limits::from_env())))
+        });
+        Ok(swarms.await?.clone())
+    }
+
+    /// The active VM's id, if the tools run on a VM.
+    pub(crate) fn active_vm(&self) -> Option<String> {
+        match self.place() {
+            Place::Vm(vm_id) => Some(vm_id),
+            Place::Local => None,
+        }
     }
 
     /// Where the tools run now.

@@ -17,10 +17,10 @@ use tether_tools::{Content, ToolOutput, Workspace, args};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::progress::ProgressHub;
+use crate::progress::{ProgressHub, Reporter};
 use crate::routing::{McpOptions, Routing};
 use crate::vm_args::NoArgs;
-use crate::{McpError, catalog, vm_tools};
+use crate::{McpError, catalog, swarm_tools, vm_tools};
 
 /// How long calls still running when the client leaves get to wind down (their commands are
 /// cancelled, which kills the process groups).
@@ -30,7 +30,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const INSTRUCTIONS: &str = "tether runs bash, read, edit, write, ls, find, grep and background \
 processes (bg_*) on the active target: this machine, or a Vers VM chosen with vm_use (vm_local \
 switches back). create_vm makes a VM; vm_branch, vm_commit, vm_restore, vm_state, vm_delete and \
-vm_copy manage VMs. VM ids are full ids; a unique prefix is accepted as input.";
+vm_copy manage VMs. swarm_start branches a VM into N workers that each run a command or a pi \
+agent in the background; swarm_wait gathers them, swarm_keep keeps the best and deletes the rest. \
+VM ids are full ids; a unique prefix is accepted as input.";
 
 /// The server's state, shared by all calls.
 #[derive(Clone)]
@@ -111,13 +113,14 @@ impl ServerHandler for TetherMcp {
         }
         let first = (name == "create_vm").then_some("creating VM…");
         let token = context.meta.get_progress_token();
-        let _heartbeat = self
+        let heartbeat = self
             .progress
             .heartbeat(context.peer.clone(), token, &name, first);
+        let reporter = heartbeat.reporter();
         let cancel = self.shutdown.child_token();
         let (this, client_cancel) = (self.clone(), context.ct.clone());
         let task = self.tracker.spawn(async move {
-            let work = this.dispatch(&name, request.arguments, cancel.clone());
+            let work = this.dispatch(&name, request.arguments, cancel.clone(), &reporter);
             tokio::pin!(work);
             tokio::select! {
                 result = &mut work => result,
@@ -132,6 +135,7 @@ impl ServerHandler for TetherMcp {
                 reason: format!("the call failed: {e}"),
             })
         });
+        heartbeat.finish().await;
         Ok(render(result).into())
     }
 }
@@ -150,13 +154,17 @@ impl Call {
 }
 
 impl TetherMcp {
-    /// Runs the tool `name` with `arguments`.
+    /// Runs the tool `name` with `arguments`; `reporter` sends what it says about its progress.
     async fn dispatch(
         &self,
         name: &str,
         arguments: Option<Map<String, Value>>,
         cancel: CancellationToken,
+        reporter: &Reporter,
     ) -> Result<ToolOutput, McpError> {
+        if swarm_tools::is_swarm_tool(name) {
+            return swarm_tools::call(&self.routing, name, arguments, cancel, reporter).await;
+        }
         let arguments = match name {
             "edit" => arguments.map(args::prepare_edit_arguments),
             _ => arguments,

@@ -58,6 +58,12 @@ async fn every_tool_is_listed_with_a_valid_schema() {
         ("grep", vec!["pattern"]),
         ("ls", vec![]),
         ("read", vec!["path"]),
+        ("swarm_keep", vec!["workers"]),
+        ("swarm_read", vec!["worker"]),
+        ("swarm_start", vec!["count"]),
+        ("swarm_status", vec![]),
+        ("swarm_stop", vec![]),
+        ("swarm_wait", vec![]),
         ("vm_branch", vec!["vmId"]),
         ("vm_commit", vec!["vmId"]),
         ("vm_copy", vec!["dst", "src"]),
@@ -82,6 +88,31 @@ async fn every_tool_is_listed_with_a_valid_schema() {
         fields.sort();
     }
     assert_eq!(got, expected);
+    let hints = |name: &str| {
+        let tool = tools.iter().find(|t| t["name"] == name).unwrap();
+        let hints = &tool["annotations"];
+        (
+            hints["readOnlyHint"].as_bool().unwrap_or(false),
+            hints["destructiveHint"].as_bool().unwrap_or(true),
+        )
+    };
+    for name in ["swarm_status", "swarm_wait", "swarm_read"] {
+        assert_eq!(hints(name), (true, false), "{name} only reads");
+    }
+    assert_eq!(hints("swarm_start"), (false, false));
+    for name in ["swarm_keep", "swarm_stop"] {
+        assert_eq!(hints(name), (false, true), "{name} deletes VMs");
+    }
+    let start = tools.iter().find(|t| t["name"] == "swarm_start").unwrap();
+    assert_eq!(start["title"], "Start swarm");
+    assert!(
+        start["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("Branch a VM (or a commit) into `count` workers"),
+        "{}",
+        start["description"]
+    );
     let state = tools.iter().find(|t| t["name"] == "vm_state").unwrap();
     let state_schema: &Value = &state["inputSchema"];
     let text = state_schema.to_string();
