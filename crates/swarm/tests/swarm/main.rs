@@ -2,6 +2,7 @@
 //! sources that are commits; records found again by a fresh process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agents;
 mod bad_input;
 mod commands;
 mod common;
