@@ -93,7 +93,12 @@ pub(crate) struct StartArgs {
     pub pi: Option<String>,
 
     /// Agents: another pi argument (repeatable).
-    #[arg(long = "pi-arg", value_name = "ARG", requires = "prompt", allow_hyphen_values = true)]
+    #[arg(
+        long = "pi-arg",
+        value_name = "ARG",
+        requires = "prompt",
+        allow_hyphen_values = true
+    )]
     pub pi_args: Vec<String>,
 
     /// Then wait for the results, as `tether swarm wait` does (SECS as its --timeout).

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tether_swarm::{
-    AgentTask, Gathered, KeepOutcome, Limits, StartProgress, SwarmSpec, SwarmStatus, Swarms,
-    Task, WorkerState, WorkerStatus,
+    AgentTask, Gathered, KeepOutcome, Limits, StartProgress, SwarmSpec, SwarmStatus, Swarms, Task,
+    WorkerState, WorkerStatus,
 };
 use tether_tools::Window;
 
@@ -234,11 +234,9 @@ async fn wait(
         );
     }
     print_gathered(ctx, &gathered)?;
-    let all_done = gathered
-        .status
-        .workers
-        .iter()
-        .all(|w| w.state == WorkerState::Done || w.disposition == tether_swarm::Disposition::Deleted);
+    let all_done = gathered.status.workers.iter().all(|w| {
+        w.state == WorkerState::Done || w.disposition == tether_swarm::Disposition::Deleted
+    });
     Ok(if !gathered.status.finished {
         EXIT_STILL_RUNNING
     } else if all_done {
@@ -368,13 +366,23 @@ async fn read(ctx: &Ctx, swarms: &Swarms, a: args::ReadArgs) -> anyhow::Result<(
     let swarm = a.swarm.as_deref();
     if let Some(lines) = a.tail {
         let (record, worker, logs) = swarms
-            .read(swarm, &a.worker, Window::Tail(lines), READ_CHUNK, Duration::ZERO)
+            .read(
+                swarm,
+                &a.worker,
+                Window::Tail(lines),
+                READ_CHUNK,
+                Duration::ZERO,
+            )
             .await?;
         return print_output(ctx, &record.id, worker.index, &logs);
     }
     let mut offset = a.offset.unwrap_or(0);
     loop {
-        let wait = if a.follow { FOLLOW_WAIT } else { Duration::ZERO };
+        let wait = if a.follow {
+            FOLLOW_WAIT
+        } else {
+            Duration::ZERO
+        };
         let (record, worker, logs) = swarms
             .read(swarm, &a.worker, Window::From(offset), READ_CHUNK, wait)
             .await?;
