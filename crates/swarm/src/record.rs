@@ -113,6 +113,30 @@ impl Store {
         &self.dir
     }
 
+    /// Holds the store's lock (a file lock, so other tether processes wait too) until the
+    /// returned file is dropped: take it around every load-change-save.
+    pub fn lock(&self) -> Result<std::fs::File, SwarmError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| SwarmError::StateIo {
+            action: "create",
+            path: self.dir.clone(),
+            source,
+        })?;
+        let path = self.dir.join(".lock");
+        let io = |source| SwarmError::StateIo {
+            action: "lock",
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
+    }
+
     fn path(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.json"))
     }

@@ -27,6 +27,9 @@ pub const TAIL_BYTES: usize = 2000;
 const FIRST_POLL: Duration = Duration::from_millis(100);
 /// The longest pause between looks while waiting.
 const MAX_POLL: Duration = Duration::from_secs(1);
+/// A worker whose task has not started this long after the swarm was made never will: the
+/// process starting it was interrupted.
+const START_DEADLINE: Duration = Duration::from_secs(600);
 
 /// How far [`Swarms::start`] got, for a progress display.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,8 @@ pub struct Gathered {
     pub status: SwarmStatus,
     /// Whether the wait ended at its deadline with workers still running.
     pub deadline_reached: bool,
+    /// Whether the wait was cancelled (the workers go on).
+    pub cancelled: bool,
     /// How long it waited.
     pub waited: Duration,
 }
@@ -174,6 +179,7 @@ impl Swarms {
         };
         {
             let _guard = self.records.lock().await;
+            let _file = self.store.lock()?;
             self.store.save(&record)?;
         }
         let home = OnceCell::new();
@@ -195,6 +201,8 @@ impl Swarms {
             .await;
         {
             let _guard = self.records.lock().await;
+            let _file = self.store.lock()?;
+            record = self.store.load(&id)?.unwrap_or(record);
             for (index, result) in results {
                 let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
                     continue;
@@ -314,8 +322,10 @@ impl Swarms {
     /// swarm when `id` is `None`.
     pub fn find(&self, id: Option<&str>) -> Result<SwarmRecord, SwarmError> {
         let id = id.map(str::trim).filter(|id| !id.is_empty());
+        let api = self.router.api_identity()?;
         if let Some(id) = id
             && let Some(record) = self.store.load(id)?
+            && record.api == api
         {
             return Ok(record);
         }
@@ -349,9 +359,19 @@ impl Swarms {
     /// Looks at every unfinished worker of `record` and records the ones that finished.
     async fn look(&self, record: &SwarmRecord) -> Result<Vec<WorkerStatus>, SwarmError> {
         let agent = matches!(record.task, Task::Agent(_));
+        let abandoned = age(&record.created).is_some_and(|age| age > START_DEADLINE);
         let mut statuses: Vec<WorkerStatus> = stream::iter(record.workers.clone())
             .map(|worker| async move {
                 let mut status = WorkerStatus::from_record(&worker);
+                if status.state == WorkerState::Starting && abandoned {
+                    status.state = WorkerState::Failed {
+                        exit_code: None,
+                        reason: "its task was never started (the tether process starting the \
+                                 swarm stopped first); swarm_keep or swarm_stop with delete \
+                                 removes its VM"
+                            .into(),
+                    };
+                }
                 if status.state.is_final() || worker.process.is_none() {
                     return status;
                 }
@@ -413,6 +433,7 @@ impl Swarms {
             return Ok(());
         }
         let _guard = self.records.lock().await;
+        let _file = self.store.lock()?;
         let Some(mut record) = self.store.load(id)? else {
             return Ok(());
         };
@@ -451,18 +472,23 @@ impl Swarms {
         let started = Instant::now();
         let cancel = cancel.unwrap_or_default();
         let mut pause = FIRST_POLL;
-        let mut last: Option<SwarmStatus> = None;
+        let mut last: Option<Vec<(WorkerState, Option<AgentProgress>)>> = None;
         let status = loop {
             let workers = self.look(&record).await?;
             let status = SwarmStatus::new(&record, workers);
-            if last.as_ref() != Some(&status) {
+            let seen: Vec<(WorkerState, Option<AgentProgress>)> = status
+                .workers
+                .iter()
+                .map(|w| (w.state.clone(), w.agent.clone()))
+                .collect();
+            if last.as_ref() != Some(&seen) {
                 on_update(&status);
             }
             let elapsed = started.elapsed();
             if status.finished || elapsed >= deadline || cancel.is_cancelled() {
                 break status;
             }
-            last = Some(status);
+            last = Some(seen);
             let nap = pause.min(deadline - elapsed);
             tokio::select! {
                 () = tokio::time::sleep(nap) => {}
@@ -470,11 +496,13 @@ impl Swarms {
             }
             pause = (pause * 2).min(MAX_POLL);
         };
-        let deadline_reached = !status.finished;
+        let cancelled = !status.finished && cancel.is_cancelled();
+        let deadline_reached = !status.finished && !cancelled;
         let status = self.with_tails(&record, status).await;
         Ok(Gathered {
             status,
             deadline_reached,
+            cancelled,
             waited: started.elapsed(),
         })
     }
@@ -595,7 +623,7 @@ impl Swarms {
         let doomed: Vec<WorkerRecord> = record
             .workers
             .iter()
-            .filter(|w| !chosen.contains(&w.index) && w.disposition == Disposition::Active)
+            .filter(|w| !chosen.contains(&w.index) && w.disposition != Disposition::Deleted)
             .cloned()
             .collect();
         let deleted = self.delete_vms(&doomed).await;
@@ -604,6 +632,7 @@ impl Swarms {
             ..KeepOutcome::default()
         };
         let _guard = self.records.lock().await;
+        let _file = self.store.lock()?;
         let mut record = self.store.load(&record.id)?.unwrap_or(record);
         for worker in &mut record.workers {
             if chosen.contains(&worker.index) {
@@ -696,6 +725,7 @@ impl Swarms {
         let mut unreachable = HashMap::new();
         let record = {
             let _guard = self.records.lock().await;
+            let _file = self.store.lock()?;
             let mut record = self.store.load(&record.id)?.unwrap_or(record);
             for (index, result) in stopped {
                 let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
@@ -757,6 +787,13 @@ fn apply_deletes(
     }
     deleted.sort();
     failed.sort();
+}
+
+/// How long ago `created` (RFC 3339) was.
+fn age(created: &str) -> Option<Duration> {
+    let then = time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+        .ok()?;
+    Duration::try_from(time::OffsetDateTime::now_utc() - then).ok()
 }
 
 /// Now, UTC, RFC 3339.

@@ -59,7 +59,7 @@ then SIGKILL). With delete: true, also delete every worker VM not kept.";
 
 /// A worker: its index or its VM id (or a unique prefix).
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a worker index (0, 1, …) or a worker's VM id")]
 pub enum WorkerRef {
     /// Its index (0..count-1).
     Index(u32),
@@ -84,6 +84,7 @@ pub struct StartArgs {
     #[serde(default)]
     pub source: Option<String>,
     /// How many workers (1 to the limit, 64 unless TETHER_SWARM_MAX_WORKERS says otherwise).
+    #[serde(deserialize_with = "whole_number")]
     pub count: u64,
     /// The bash command each worker runs (give this or prompt).
     #[serde(default)]
@@ -94,8 +95,7 @@ pub struct StartArgs {
     /// Seconds each worker may run; then it is stopped and reported as timed out.
     #[serde(default)]
     pub timeout: Option<f64>,
-    /// Environment variables for every worker (e.g. the model's API key for agents). Nothing
-    /// else from this machine is passed.
+    /// Environment variables for every worker (e.g. the model's API key for agents). Nothing else from this machine is passed.
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
     /// The directory tasks run in (default: the VM's home).
@@ -113,6 +113,18 @@ pub struct StartArgs {
     /// Agents: more pi arguments.
     #[serde(default)]
     pub pi_args: Option<Vec<String>>,
+}
+
+/// A count sent as `3` or `3.0` (some clients send every number as a float).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if value.fract() == 0.0 && (0.0..=u32::MAX as f64).contains(&value) {
+        Ok(value as u64)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "count must be a whole number of workers, not {value}"
+        )))
+    }
 }
 
 /// `swarm_status`'s arguments.
@@ -163,8 +175,7 @@ pub struct KeepArgs {
     /// The swarm id (a unique prefix works). Default: the newest swarm.
     #[serde(default)]
     pub swarm: Option<String>,
-    /// The workers to keep (indexes or VM ids); every other worker VM is deleted. An empty
-    /// list deletes them all.
+    /// The workers to keep (indexes or VM ids); every other worker VM is deleted. An empty list deletes them all.
     pub workers: Vec<WorkerRef>,
 }
 
@@ -317,7 +328,13 @@ async fn wait(
     let workers = status.workers.len().max(1) as u64;
     let lines_each = (WAIT_LINES_BUDGET / workers).clamp(3, crate::TAIL_LINES);
     let waited = gathered.waited.as_secs_f64();
-    let mut text = vec![if gathered.deadline_reached {
+    let mut text = vec![if gathered.cancelled {
+        format!(
+            "Stopped waiting after {waited:.1}s (cancelled): {}. The workers go on; swarm_wait \
+             or swarm_status looks again.",
+            status.counts.summary(status.workers.len())
+        )
+    } else if gathered.deadline_reached {
         format!(
             "Waited {waited:.1}s (the deadline): {}. Partial results below; call swarm_wait again \
              to keep waiting, or swarm_stop to end the rest.",
@@ -348,6 +365,7 @@ async fn wait(
     let mut details = details(status);
     if let Value::Object(map) = &mut details {
         map.insert("deadlineReached".into(), json!(gathered.deadline_reached));
+        map.insert("cancelled".into(), json!(gathered.cancelled));
         map.insert("waitedSeconds".into(), json!(waited));
     }
     Ok(ToolOutput::text(text.join("\n")).with_details(details))
@@ -355,7 +373,12 @@ async fn wait(
 
 async fn read(swarms: &Swarms, args: ReadArgs) -> Result<ToolOutput, SwarmError> {
     let window = match (args.tail, args.offset) {
-        (Some(lines), _) => Window::Tail(lines),
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "give tail (the last lines) or offset (from a byte on), not both",
+            ));
+        }
+        (Some(lines), None) => Window::Tail(lines),
         (None, offset) => Window::From(offset.unwrap_or(0)),
     };
     let wait = seconds(args.wait, "wait")?
@@ -552,6 +575,17 @@ mod tests {
         let read: ReadArgs = serde_json::from_value(json!({"worker": 3})).unwrap();
         assert_eq!(read.worker, WorkerRef::Index(3));
         let keep: KeepArgs = serde_json::from_value(json!({"workers": [1, "4c1e"]})).unwrap();
+        let bad = serde_json::from_value::<ReadArgs>(json!({"worker": -1})).unwrap_err();
+        assert!(
+            bad.to_string()
+                .contains("a worker index (0, 1, …) or a worker's VM id"),
+            "{bad}"
+        );
+        let float: StartArgs =
+            serde_json::from_value(json!({"count": 2.0, "command": "a"})).unwrap();
+        assert_eq!(float.count, 2);
+        let half = serde_json::from_value::<StartArgs>(json!({"count": 1.5, "command": "a"}));
+        assert!(half.unwrap_err().to_string().contains("whole number"));
         assert_eq!(
             keep.workers,
             [WorkerRef::Index(1), WorkerRef::Id("4c1e".into())]

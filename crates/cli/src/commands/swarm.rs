@@ -250,7 +250,7 @@ fn print_gathered(ctx: &Ctx, gathered: &Gathered) -> anyhow::Result<()> {
     let status = &gathered.status;
     let mut text = String::new();
     let waited = gathered.waited.as_secs_f64();
-    text.push_str(&if gathered.deadline_reached {
+    text.push_str(&if !status.finished {
         format!(
             "swarm {}: stopped waiting after {waited:.1}s: {}\n",
             status.swarm_id,
@@ -275,6 +275,7 @@ fn print_gathered(ctx: &Ctx, gathered: &Gathered) -> anyhow::Result<()> {
     let mut json = serde_json::to_value(status)?;
     if let Value::Object(map) = &mut json {
         map.insert("deadlineReached".into(), json!(gathered.deadline_reached));
+        map.insert("cancelled".into(), json!(gathered.cancelled));
         map.insert("waitedSeconds".into(), json!(waited));
     }
     ctx.out.print(&text, &json)
