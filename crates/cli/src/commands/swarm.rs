@@ -80,7 +80,20 @@ async fn start(ctx: &Ctx, swarms: &Swarms, a: args::StartArgs) -> anyhow::Result
             StartProgress::Started { .. } => {}
         }
     };
-    let status = swarms.start(spec, &report).await?;
+    // An interrupted start would leave workers that never get their task: finish it first.
+    let guard = tokio::spawn(async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "tether: finishing the start of the workers first (Ctrl-C again to abandon it)"
+            );
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let status = swarms.start(spec, &report).await;
+    guard.abort();
+    let status = status?;
     if a.wait.is_none() || ctx.out.json {
         print_status(ctx, &status, "started")?;
     } else {
