@@ -14,9 +14,14 @@
 //! the API (the test kernels have no `netem`). The result is Markdown on stdout, ending with
 //! the issue's targets checked.
 //!
+//! A second scenario, `swarm`, times a swarm of 32 workers ([`tether_swarm::Swarms`]) against
+//! the same 32 tasks done one VM at a time: until every task runs, and until every result is
+//! in (see [`run_swarm`]).
+//!
 //! ```text
 //! cargo build --release -p tether && cargo bench -p tether-bench
 //! TETHER_BENCH_QUICK=1 cargo bench -p tether-bench     # a short run that checks every path
+//! cargo bench -p tether-bench -- swarm [--runs N] [--workers N]
 //! ```
 
 mod floor;
@@ -25,14 +30,16 @@ mod openssh;
 mod report;
 mod run;
 mod stats;
+mod swarm;
 mod targets;
 mod transfer;
 mod warm;
 
 pub use lab::{Lab, Network, tether_binary};
-pub use report::{REPRODUCE, markdown};
+pub use report::{REPRODUCE, REPRODUCE_SWARM, markdown, swarm_markdown};
 pub use run::{Latency, NetworkResults, Plan, Results, Throughput, per_second, run};
 pub use stats::Samples;
+pub use swarm::{SideBySide, SwarmPlan, SwarmResults, Timing, Workload, run_swarm};
 pub use targets::{Check, checks};
 pub use transfer::Transfers;
 pub use warm::Warm;

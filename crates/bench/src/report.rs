@@ -1,15 +1,21 @@
 //! A run's figures as Markdown tables, each figure beside its baselines from the same run.
 
 use std::fmt::Write;
+use std::time::Duration;
 
 use crate::Samples;
 use crate::run::{NetworkResults, Plan, Results, per_second};
-use crate::stats::{ms, ratio, times_faster};
+use crate::stats::{ms, ms_or_s, ratio, times_faster};
+use crate::swarm::{SwarmPlan, SwarmResults, Timing};
 use crate::targets::checks;
 use crate::transfer::mb_per_s;
 
 /// The command that reproduces the figures.
 pub const REPRODUCE: &str = "cargo build --release -p tether && cargo bench -p tether-bench";
+
+/// The command that reproduces the swarm figures.
+pub const REPRODUCE_SWARM: &str =
+    "cargo build --release -p tether && cargo bench -p tether-bench -- swarm";
 
 /// The whole report: latency, throughput, transfers and the targets.
 pub fn markdown(results: &Results, plan: &Plan) -> String {
@@ -28,6 +34,119 @@ pub fn markdown(results: &Results, plan: &Plan) -> String {
     out.push('\n');
     out.push_str(&targets(results));
     out
+}
+
+/// The swarm scenario's report: the time until every task runs and until every result is in,
+/// a swarm against one VM at a time, then where that time went.
+pub fn swarm_markdown(results: &SwarmResults, plan: &SwarmPlan) -> String {
+    let n = results.workers;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Reproduce: `{REPRODUCE_SWARM}` ({} cores, load average {} at the end). {n} tasks: a swarm (one branch call, tasks started {} at a time as background processes, then `wait`) against one VM at a time (branch, connect, run in the foreground, collect); median of {} runs per side, range in brackets.\n",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        load_average(),
+        results.concurrency,
+        plan.runs,
+    );
+    let mut t = Table::new(&[
+        &format!("{n} tasks"),
+        "until",
+        "swarm",
+        "one VM at a time",
+        "swarm is … faster (median)",
+    ]);
+    for side in &results.workloads {
+        for (until, pick) in [
+            (
+                format!("all {n} running"),
+                (|t: &Timing| t.running) as fn(&Timing) -> Duration,
+            ),
+            (format!("all {n} gathered"), |t: &Timing| t.gathered),
+        ] {
+            let (swarm, serial) = (side.swarm(pick), side.serial(pick));
+            t.push(vec![
+                format!("`{}`", side.command),
+                until,
+                with_range(&swarm),
+                with_range(&serial),
+                times_faster(swarm.p50(), serial.p50()),
+            ]);
+        }
+    }
+    out.push_str(&t.render());
+    out.push('\n');
+    out.push_str(&swarm_phases(results));
+    out
+}
+
+/// Where each side's time went, per workload (medians of each run's parts).
+fn swarm_phases(results: &SwarmResults) -> String {
+    let (n, c) = (results.workers, results.concurrency);
+    let mut headers = vec!["where the time went (median)".to_owned()];
+    headers.extend(results.workloads.iter().map(|w| format!("`{}`", w.command)));
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let mut t = Table::new(&headers);
+    type Pick = fn(&Timing) -> Duration;
+    let swarm: [(String, Pick); 3] = [
+        ("swarm: the one branch call".into(), |t| t.branching),
+        (
+            format!("swarm: connecting to {n} VMs and starting their tasks, {c} at a time"),
+            |t| t.running.saturating_sub(t.branching),
+        ),
+        ("swarm: `wait` until every result is gathered".into(), |t| {
+            t.gathered.saturating_sub(t.running)
+        }),
+    ];
+    let serial: [(String, Pick); 3] = [
+        (format!("one at a time: {n} branch calls"), |t| t.branching),
+        (
+            format!("one at a time: {n} × `Router::target` (VM state, key)"),
+            |t| t.connecting,
+        ),
+        (
+            format!("one at a time: {n} commands run, each opening its VM's connection"),
+            |t| t.gathered.saturating_sub(t.branching + t.connecting),
+        ),
+    ];
+    for (what, pick) in swarm {
+        let mut row = vec![what];
+        row.extend(
+            results
+                .workloads
+                .iter()
+                .map(|w| ms_or_s(w.swarm(pick).p50())),
+        );
+        t.push(row);
+    }
+    for (what, pick) in serial {
+        let mut row = vec![what];
+        row.extend(
+            results
+                .workloads
+                .iter()
+                .map(|w| ms_or_s(w.serial(pick).p50())),
+        );
+        t.push(row);
+    }
+    t.render()
+}
+
+/// `1.23 s (1.20–1.31 s)`: the median and the range of the samples (just the median for one).
+fn with_range(samples: &Samples) -> String {
+    let median = ms_or_s(samples.p50());
+    if samples.len() < 2 {
+        return median;
+    }
+    let (low, high) = (
+        ms_or_s(samples.percentile(0.0)),
+        ms_or_s(samples.percentile(100.0)),
+    );
+    let low = match (low.rsplit_once(' '), high.rsplit_once(' ')) {
+        (Some((number, unit)), Some((_, same))) if unit == same => number.to_owned(),
+        _ => low,
+    };
+    format!("{median} ({low}–{high})")
 }
 
 /// The 1-minute load average, which says how much else was running.
@@ -204,5 +323,28 @@ impl Table {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn ranges_share_their_unit_when_they_can() {
+        let ms =
+            |v: &[u64]| Samples::from_times(v.iter().map(|m| Duration::from_millis(*m)).collect());
+        assert_eq!(
+            with_range(&ms(&[630, 470, 660])),
+            "630.0 ms (470.0–660.0 ms)"
+        );
+        assert_eq!(
+            with_range(&ms(&[990, 750, 1010])),
+            "990.0 ms (750.0 ms–1.01 s)"
+        );
+        assert_eq!(with_range(&ms(&[3030, 3010, 3240])), "3.03 s (3.01–3.24 s)");
+        assert_eq!(with_range(&ms(&[42])), "42.0 ms");
     }
 }

@@ -72,6 +72,15 @@ pub fn ms(d: Duration) -> String {
     }
 }
 
+/// A duration in milliseconds below a second (see [`ms`]), else in seconds (`2.41 s`).
+pub fn ms_or_s(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        ms(d)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
 /// How many times `slow` is longer than `fast` (`57×`; `-` when `fast` is zero).
 pub fn times_faster(fast: Duration, slow: Duration) -> String {
     if fast.is_zero() {
@@ -119,5 +128,7 @@ mod tests {
         assert_eq!(times_faster(Duration::ZERO, fast), "-");
         assert_eq!(ms(Duration::from_micros(3_260)), "3.3 ms");
         assert_eq!(ms(Duration::from_micros(57)), "0.06 ms");
+        assert_eq!(ms_or_s(Duration::from_micros(999_940)), "999.9 ms");
+        assert_eq!(ms_or_s(Duration::from_millis(2_414)), "2.41 s");
     }
 }
