@@ -78,6 +78,12 @@ async fn two_agents_one_done_one_killed_mid_task_is_failed() {
         let source = rig.swarms.router().target(&rig.source).await?;
         tether_target::upload_tree(&modules.display().to_string(), source.as_ref(), PI_ON_VM)
             .await?;
+        // VMs see this machine's /usr; a node installed elsewhere goes along with pi.
+        if !install.node.starts_with("/usr") {
+            let node = install.node.display().to_string();
+            tether_target::upload_file(&node, source.as_ref(), "/usr/local/bin/node").await?;
+            rig.sh(&rig.source, "chmod 755 /usr/local/bin/node").await?;
+        }
         source.mkdir_all("/root/.pi/agent").await?;
         let models = llm.models_json().to_string();
         source
