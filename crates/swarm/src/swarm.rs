@@ -26,7 +26,7 @@ pub const TAIL_BYTES: usize = 2000;
 /// The first pause between looks while waiting; it doubles up to [`MAX_POLL`].
 const FIRST_POLL: Duration = Duration::from_millis(100);
 /// The longest pause between looks while waiting.
-const MAX_POLL: Duration = Duration::from_secs(1);
+const MAX_POLL: Duration = Duration::from_millis(500);
 /// A worker whose task has not started this long after the swarm was made never will: the
 /// process starting it was interrupted.
 const START_DEADLINE: Duration = Duration::from_secs(600);
@@ -72,6 +72,14 @@ pub struct KeepOutcome {
     pub deleted: Vec<(u32, String)>,
     /// Workers whose VMs could not be deleted: (index, VM id, why).
     pub failed: Vec<(u32, String, String)>,
+}
+
+/// What one look at a worker found.
+struct Look {
+    state: WorkerState,
+    size: u64,
+    tail: String,
+    progress: Option<AgentProgress>,
 }
 
 /// A worker whose task started: its background process and the VM's home.
@@ -284,7 +292,8 @@ impl Swarms {
         let bg = BgSpec {
             command,
             cwd: spec.cwd.clone(),
-            name: Some(format!("{swarm}-worker-{}", worker.index)),
+            // No name: a name makes the start scan every other process on the VM for a clash.
+            name: None,
             env,
             timeout: spec.timeout,
         };
@@ -352,7 +361,10 @@ impl Swarms {
     /// The swarm now: every unfinished worker is looked at (in parallel).
     pub async fn status(&self, id: Option<&str>) -> Result<SwarmStatus, SwarmError> {
         let record = self.find(id)?;
-        let workers = self.look(&record).await?;
+        let mut workers = self.look(&record).await?;
+        for worker in &mut workers {
+            worker.tail = None;
+        }
         Ok(SwarmStatus::new(&record, workers))
     }
 
@@ -376,10 +388,11 @@ impl Swarms {
                     return status;
                 }
                 match self.look_at(record, &worker, agent).await {
-                    Ok((state, bytes, progress)) => {
-                        status.state = state;
-                        status.output_bytes = Some(bytes);
-                        status.agent = progress;
+                    Ok(look) => {
+                        status.state = look.state;
+                        status.output_bytes = Some(look.size);
+                        status.agent = look.progress;
+                        status.tail = Some(look.tail);
                     }
                     Err(e) if not_found(&e) && !self.vm_exists(&worker.vm_id).await => {
                         status.state = WorkerState::Deleted;
@@ -411,19 +424,30 @@ impl Swarms {
         record: &SwarmRecord,
         worker: &WorkerRecord,
         agent: bool,
-    ) -> Result<(WorkerState, u64, Option<AgentProgress>), SwarmError> {
+    ) -> Result<Look, SwarmError> {
         let ws = self.workspace(worker).await?;
         let process = worker.process.as_deref().unwrap_or_default();
-        let logs = tether_tools::read_output(&ws, process, Window::Tail(0), 0, Duration::ZERO);
-        if !agent {
-            let logs = logs.await?;
-            return Ok((WorkerState::of_command(&logs.state), logs.size, None));
-        }
-        let dir = agent::dir(ws.home(), &record.id);
-        let (logs, progress) = tokio::join!(logs, agent::progress(ws.target().as_ref(), &dir));
-        let logs = logs?;
-        let state = WorkerState::of_agent(&logs.state, progress.as_ref());
-        Ok((state, logs.size, progress))
+        // The state, the size and the end of the output in one command: a worker found
+        // finished needs no second look for its tail.
+        let window = Window::Tail(TAIL_LINES);
+        let logs = tether_tools::read_output(&ws, process, window, TAIL_BYTES, Duration::ZERO);
+        let (logs, progress) = if agent {
+            let dir = agent::dir(ws.home(), &record.id);
+            let (logs, progress) = tokio::join!(logs, agent::progress(ws.target().as_ref(), &dir));
+            (logs?, progress)
+        } else {
+            (logs.await?, None)
+        };
+        let state = match agent {
+            true => WorkerState::of_agent(&logs.state, progress.as_ref()),
+            false => WorkerState::of_command(&logs.state),
+        };
+        Ok(Look {
+            state,
+            size: logs.size,
+            tail: String::from_utf8_lossy(&logs.bytes).into_owned(),
+            progress,
+        })
     }
 
     /// Saves the final states among `statuses` (and VMs found deleted) in the record.
@@ -509,9 +533,17 @@ impl Swarms {
 
     /// `status` with the end of each finished worker's output.
     async fn with_tails(&self, record: &SwarmRecord, mut status: SwarmStatus) -> SwarmStatus {
+        let have: BTreeSet<u32> = status
+            .workers
+            .iter()
+            .filter(|w| w.tail.is_some())
+            .map(|w| w.index)
+            .collect();
         let tails: HashMap<u32, (String, u64)> = stream::iter(record.workers.clone())
             .filter(|w| {
-                let wanted = w.process.is_some() && w.disposition != Disposition::Deleted;
+                let wanted = w.process.is_some()
+                    && w.disposition != Disposition::Deleted
+                    && !have.contains(&w.index);
                 async move { wanted }
             })
             .map(|worker| async move {
