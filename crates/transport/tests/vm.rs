@@ -49,14 +49,7 @@ impl Fixture {
 
 /// The `tether` binary built beside this test (cargo builds workspace bins for nextest).
 fn tether_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("tether");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p tether` first",
-        path.display()
-    );
-    path
+    tether_testkit::tether_binary().unwrap()
 }
 
 async fn key_of(sim: &Sim, vm: &str) -> Arc<PrivateKey> {

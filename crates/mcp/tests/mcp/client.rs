@@ -34,9 +34,7 @@ pub async fn client_missing() -> Option<String> {
 
 /// The `tether` binary built beside this test (nextest builds the workspace's binaries).
 pub fn tether_binary() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let path = exe.parent()?.parent()?.join("tether");
-    path.exists().then_some(path)
+    tether_testkit::tether_binary().ok()
 }
 
 /// Where servers run: a temporary home (also the local working directory) and, optionally,

@@ -1,6 +1,6 @@
 //! A JSON-RPC client for `tether-serve` on pipes, and a simulator to point it at.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -16,8 +16,7 @@ pub const MESSAGE_DEADLINE: Duration = Duration::from_secs(60);
 
 /// The `tether` binary beside this test (nextest builds the workspace's binaries).
 fn tether_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().join("tether")
+    tether_testkit::tether_binary().unwrap()
 }
 
 /// A simulator and a state directory for the sidecar.

@@ -117,16 +117,7 @@ pub fn local_at(root: &str) -> Backend {
 
 /// The `tether` binary built beside this test (nextest builds the workspace's binaries).
 fn tether_binary() -> Result<PathBuf, String> {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("tether");
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "{} is missing; run `cargo build -p tether` first",
-            path.display()
-        ))
-    }
+    tether_testkit::tether_binary().map_err(|e| e.to_string())
 }
 
 /// A fresh VM of a freshly started simulator, in `/tmp/parity`.

@@ -21,14 +21,7 @@ const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
 
 /// The `tether` binary beside this test: `target/debug/deps/x` → `target/debug/tether`.
 fn tether_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("tether");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p tether` first",
-        path.display()
-    );
-    path
+    tether_testkit::tether_binary().unwrap()
 }
 
 /// The environment a user would set to point tether at this simulator.

@@ -5,7 +5,6 @@ mod pi;
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use tempfile::TempDir;
 use tether_testkit::Sim;
 
@@ -44,18 +43,7 @@ macro_rules! rig {
 
 /// The `tether` binary beside this test (nextest builds the workspace's binaries).
 fn tether_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("no target dir")?;
-    let path = dir.join("tether");
-    anyhow::ensure!(
-        path.exists(),
-        "{} is missing; run `cargo build -p tether`",
-        path.display()
-    );
-    Ok(path)
+    tether_testkit::tether_binary()
 }
 
 impl Rig {
