@@ -247,11 +247,14 @@ export default function tether(pi: ExtensionAPI) {
 			exists: (p: string) => exists(vmId, p),
 			stat: async (p: string) => {
 				const kind = kinds.get(p) ?? (await stat(vmId, p)).kind;
+				// Only a dangling link stats as a link: fail like Node's stat, which pi's ls skips.
+				if (kind === "symlink") throw Object.assign(new Error(`ENOENT: no such file or directory, stat '${p}'`), { code: "ENOENT" });
 				return { isDirectory: () => kind === "dir" };
 			},
 			readdir: async (p: string) => {
 				const r = await call("fs/readDir", { vmId, path: p });
-				for (const e of r.entries) kinds.set(path.posix.join(p, e.name), e.kind === "symlink" ? "file" : e.kind);
+				// A symlink is stat'ed when ls asks (stat follows it, as pi's local ls does).
+				for (const e of r.entries) if (e.kind !== "symlink") kinds.set(path.posix.join(p, e.name), e.kind);
 				return r.entries.map((e: Json) => e.name);
 			},
 		};

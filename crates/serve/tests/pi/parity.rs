@@ -30,6 +30,10 @@ fn write_fixtures(dir: &Path) {
     std::fs::write(dir.join("big.txt"), big).unwrap();
     std::fs::write(dir.join("pixel.png"), PIXEL_PNG).unwrap();
     std::fs::write(dir.join("sub/inner.txt"), "inner\n").unwrap();
+    // ls follows symlinks: a link to a directory is listed as one.
+    std::os::unix::fs::symlink("sub", dir.join("sublink")).unwrap();
+    std::os::unix::fs::symlink("crlf.txt", dir.join("filelink")).unwrap();
+    std::os::unix::fs::symlink("missing", dir.join("dangling")).unwrap();
 }
 
 /// The same calls, in order, for each side.
