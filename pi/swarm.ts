@@ -34,7 +34,7 @@ const ICONS: Record<string, string> = { starting: "⟳", running: "⟳", done: "
 
 // ---- descriptions: crates/swarm/src/tools.rs (START, STATUS, WAIT, READ, KEEP, STOP) ----------
 const START =
-	"Branch a VM (or a commit) into `count` workers in one call and run a task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the prompt becomes the index). Returns the swarm id and every worker's full VM id at once. Credentials reach workers only through `env`. Follow with swarm_wait or swarm_status.";
+	"Branch a VM (or a commit) into `count` workers in one call and run a task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the prompt becomes the index), or `prompts`, one per worker. Returns the swarm id and every worker's full VM id at once. Credentials reach workers only through `env`. Follow with swarm_wait or swarm_status.";
 const STATUS =
 	"How a swarm's workers are doing: running, done, failed (exit code and reason), timed_out, stopped; agents show turns and tool calls. Default: the newest swarm.";
 const WAIT =
@@ -61,7 +61,12 @@ const StartArgs = Type.Object({
 	source: Type.Optional(Type.String({ description: "The VM or commit id to branch (a unique prefix works). Default: the active VM." })),
 	count: Type.Integer({ minimum: 0, description: "How many workers (1 to the limit, 64 unless TETHER_SWARM_MAX_WORKERS says otherwise)." }),
 	command: Type.Optional(Type.String({ description: "The bash command each worker runs (give this or prompt)." })),
-	prompt: Type.Optional(Type.String({ description: "The task each worker's pi agent works on (give this or command)." })),
+	prompt: Type.Optional(Type.String({ description: "The task each worker's pi agent works on (give this, prompts or command)." })),
+	prompts: Type.Optional(
+		Type.Array(Type.String(), {
+			description: "One task per worker, in order, for agents exploring different approaches (instead of prompt; as many as count).",
+		}),
+	),
 	timeout: Type.Optional(Type.Number({ description: "Seconds each worker may run; then it is stopped and reported as timed out." })),
 	env: Type.Optional(
 		Type.Record(Type.String(), Type.String(), {

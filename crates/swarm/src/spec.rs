@@ -83,6 +83,9 @@ pub enum Task {
 pub struct AgentTask {
     /// The prompt; `{worker}` is replaced by the worker's index.
     pub prompt: String,
+    /// One prompt per worker, in order, when they differ (then `prompt` is the first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_worker: Vec<String>,
     /// How to start pi on the VM (shell words), default `pi`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pi: Option<String>,
@@ -119,9 +122,22 @@ impl AgentTask {
         args
     }
 
+    /// A task with one prompt per worker (`prompts` must not be empty).
+    pub fn per_worker(prompts: Vec<String>) -> AgentTask {
+        AgentTask {
+            prompt: prompts.first().cloned().unwrap_or_default(),
+            per_worker: prompts,
+            ..AgentTask::default()
+        }
+    }
+
     /// The prompt worker `index` gets.
     pub fn prompt_for(&self, index: u32) -> String {
-        self.prompt.replace(WORKER_PLACEHOLDER, &index.to_string())
+        let prompt = usize::try_from(index)
+            .ok()
+            .and_then(|i| self.per_worker.get(i))
+            .unwrap_or(&self.prompt);
+        prompt.replace(WORKER_PLACEHOLDER, &index.to_string())
     }
 }
 
@@ -178,6 +194,20 @@ impl SwarmSpec {
                 Task::Command { .. } => "the command is empty; give the command each worker runs",
                 Task::Agent(_) => "the prompt is empty; give the task each agent works on",
             }));
+        }
+        if let Task::Agent(agent) = &self.task
+            && !agent.per_worker.is_empty()
+        {
+            if agent.per_worker.len() as u64 != self.count {
+                return Err(bad(format!(
+                    "{} prompts for {} workers: give one prompt per worker (or one prompt for all)",
+                    agent.per_worker.len(),
+                    self.count
+                )));
+            }
+            if let Some(i) = agent.per_worker.iter().position(|p| p.trim().is_empty()) {
+                return Err(bad(format!("prompt {i} is empty")));
+            }
         }
         if let Some(timeout) = self.timeout
             && timeout.is_zero()
@@ -278,6 +308,15 @@ mod tests {
             ..AgentTask::default()
         };
         assert_eq!(task.prompt_for(2), "you are worker 2 of 3");
+        let each = AgentTask::per_worker(vec!["try A".into(), "try B as {worker}".into()]);
+        assert_eq!(
+            (each.prompt_for(0), each.prompt_for(1)),
+            ("try A".into(), "try B as 1".into())
+        );
+        let mut spec = spec(3);
+        spec.task = Task::Agent(each);
+        let err = spec.validate(&Limits::default()).unwrap_err().to_string();
+        assert!(err.starts_with("2 prompts for 3 workers"), "{err}");
         assert_eq!(
             task.pi_args(),
             ["--provider", "mock", "--model", "mock 1", "-ne"]

@@ -38,7 +38,7 @@ const WAIT_LINES_BUDGET: u64 = 160;
 pub const START: &str = "Branch a VM (or a commit) into `count` workers in one call and run a \
 task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = \
 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the \
-prompt becomes the index). Returns the swarm id and every worker's full VM id at once. \
+prompt becomes the index), or `prompts`, one per worker. Returns the swarm id and every worker's full VM id at once. \
 Credentials reach workers only through `env`. Follow with swarm_wait or swarm_status.";
 /// `swarm_status`.
 pub const STATUS: &str = "How a swarm's workers are doing: running, done, failed (exit code and \
@@ -89,9 +89,12 @@ pub struct StartArgs {
     /// The bash command each worker runs (give this or prompt).
     #[serde(default)]
     pub command: Option<String>,
-    /// The task each worker's pi agent works on (give this or command).
+    /// The task each worker's pi agent works on (give this, prompts or command).
     #[serde(default)]
     pub prompt: Option<String>,
+    /// One task per worker, in order, for agents exploring different approaches (instead of prompt; as many as count).
+    #[serde(default)]
+    pub prompts: Option<Vec<String>>,
     /// Seconds each worker may run; then it is stopped and reported as timed out.
     #[serde(default)]
     pub timeout: Option<f64>,
@@ -239,19 +242,28 @@ pub fn spec(args: StartArgs, active_vm: Option<&str>) -> Result<SwarmSpec, Swarm
         || args.model.is_some()
         || args.pi.is_some()
         || args.pi_args.is_some();
-    let task = match (args.command, args.prompt) {
+    let prompt = match (args.prompt, args.prompts) {
+        (Some(_), Some(_)) => return Err(bad("give prompt or prompts, not both")),
+        (Some(prompt), None) => Some(AgentTask {
+            prompt,
+            ..AgentTask::default()
+        }),
+        (None, Some(prompts)) => Some(AgentTask::per_worker(prompts)),
+        (None, None) => None,
+    };
+    let task = match (args.command, prompt) {
         (Some(command), None) if !agent_only => Task::Command { command },
         (Some(_), None) => {
             return Err(bad(
                 "provider, model, pi and piArgs are for agents: give a prompt instead of a command",
             ));
         }
-        (None, Some(prompt)) => Task::Agent(AgentTask {
-            prompt,
+        (None, Some(agent)) => Task::Agent(AgentTask {
             pi: args.pi,
             provider: args.provider,
             model: args.model,
             args: args.pi_args.unwrap_or_default(),
+            ..agent
         }),
         (Some(_), Some(_)) => return Err(bad("give either command or prompt, not both")),
         (None, None) => {
@@ -548,6 +560,13 @@ mod tests {
         assert!(neither.contains("give a command"), "{neither}");
         let no_source = spec(args(json!({"count": 1, "command": "a"})), None).unwrap_err();
         assert!(no_source.to_string().contains("vm_use"));
+        let each = spec(args(json!({"count": 2, "prompts": ["a", "b"]})), Some("v")).unwrap();
+        assert!(matches!(each.task, Task::Agent(ref a) if a.prompt_for(1) == "b"));
+        let both = spec(
+            args(json!({"count": 1, "prompt": "a", "prompts": ["b"]})),
+            Some("v"),
+        );
+        assert!(both.unwrap_err().to_string().contains("prompt or prompts"));
         let model_on_command = spec(
             args(json!({"count": 1, "command": "a", "model": "m"})),
             Some("v"),

@@ -76,9 +76,10 @@ pub(crate) struct StartArgs {
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
 
-    /// Run a pi agent with this task on each worker instead of a command.
+    /// Run a pi agent with this task on each worker instead of a command; repeat it to give
+    /// each worker its own task (as many as -n).
     #[arg(long, value_name = "TEXT", conflicts_with = "command")]
-    pub prompt: Option<String>,
+    pub prompt: Vec<String>,
 
     /// Agents: pi's --provider.
     #[arg(long, requires = "prompt")]

@@ -47,17 +47,26 @@ async fn start(ctx: &Ctx, swarms: &Swarms, a: args::StartArgs) -> anyhow::Result
         Some(source) => source,
         None => swarms.router().active(&ctx.cwd)?.require()?.to_owned(),
     };
-    let task = match a.prompt {
-        Some(prompt) => Task::Agent(AgentTask {
-            prompt,
-            pi: a.pi,
-            provider: a.provider,
-            model: a.model,
-            args: a.pi_args,
-        }),
-        None => Task::Command {
+    let task = match a.prompt.len() {
+        0 => Task::Command {
             command: super::exec::command_line(&a.command)?,
         },
+        n => {
+            let base = match n {
+                1 => AgentTask {
+                    prompt: a.prompt[0].clone(),
+                    ..AgentTask::default()
+                },
+                _ => AgentTask::per_worker(a.prompt),
+            };
+            Task::Agent(AgentTask {
+                pi: a.pi,
+                provider: a.provider,
+                model: a.model,
+                args: a.pi_args,
+                ..base
+            })
+        }
     };
     let spec = SwarmSpec {
         source,

@@ -93,12 +93,16 @@ async fn two_agents_one_done_one_killed_mid_task_is_failed() {
         let spec = SwarmSpec {
             source: rig.source.clone(),
             count: 2,
+            // One prompt per worker; `{worker}` still becomes the index.
             task: Task::Agent(AgentTask {
-                prompt: "You are worker {worker}. Write your answer to answer.txt.".into(),
                 pi: Some(format!("node {PI_ON_VM}/{relative}")),
                 provider: Some("mock".into()),
                 model: Some("mock-1".into()),
                 args: vec!["-ne".into(), "-nc".into()],
+                ..AgentTask::per_worker(vec![
+                    "You are worker {worker}. Write your answer to answer.txt.".into(),
+                    "You are worker {worker}. Try the other way; write answer.txt.".into(),
+                ])
             }),
             timeout: Some(Duration::from_secs(300)),
             env: vec![
