@@ -1,0 +1,198 @@
+//! Starting a swarm: the source resolved, one branch call, each worker's task started.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::StreamExt;
+use futures::stream;
+use tether_router::ErrorKind;
+use tether_tools::{BgSpec, Workspace};
+use tether_vers::BranchSource;
+use tether_wire::BranchQuery;
+use tokio::sync::OnceCell;
+
+use super::{StartProgress, Swarms, not_found, now};
+use crate::SwarmError;
+use crate::agent;
+use crate::record::{Disposition, Source, SwarmRecord, WorkerRecord};
+use crate::spec::{SWARM_VAR, SwarmSpec, Task, WORKER_VAR};
+use crate::status::{SwarmStatus, WorkerStatus};
+
+/// A worker whose task started: its background process and the VM's home.
+struct Launched {
+    process: String,
+    home: String,
+}
+
+impl Swarms {
+    /// Branches `spec.source` into `spec.count` workers (one API call) and starts the task on
+    /// each, `limits.concurrency` at a time. The record is saved as soon as the VMs exist, so
+    /// none is ever lost track of; a worker whose task could not start is reported failed.
+    pub async fn start(
+        &self,
+        spec: SwarmSpec,
+        progress: &(dyn Fn(StartProgress) + Send + Sync),
+    ) -> Result<SwarmStatus, SwarmError> {
+        spec.validate(&self.limits)?;
+        let api = self.router.api_identity()?;
+        let source = self.resolve_source(&spec.source).await?;
+        let count = usize::try_from(spec.count).unwrap_or(usize::MAX);
+        progress(StartProgress::Branching { count });
+        let branch = match &source {
+            Source::Vm(id) => BranchSource::Vm(id.clone()),
+            Source::Commit(id) => BranchSource::Commit(id.clone()),
+        };
+        let query = BranchQuery {
+            count: u32::try_from(spec.count).ok(),
+            keep_paused: None,
+            skip_wait_boot: None,
+        };
+        let ids =
+            self.router.vers().branch(&branch, query).await.map_err(
+                |e| match SwarmError::from(e) {
+                    e if not_found(&e) => SwarmError::UnknownSource {
+                        query: spec.source.clone(),
+                    },
+                    e => e,
+                },
+            )?;
+        let id = format!("sw-{:08x}", rand::random::<u32>());
+        let mut record = SwarmRecord {
+            id: id.clone(),
+            created: now(),
+            api,
+            source,
+            task: spec.task.clone(),
+            timeout_secs: spec.timeout.map(|t| t.as_secs_f64()),
+            workers: ids
+                .iter()
+                .zip(0u32..)
+                .map(|(vm_id, index)| WorkerRecord {
+                    index,
+                    vm_id: vm_id.clone(),
+                    process: None,
+                    home: None,
+                    start_error: None,
+                    disposition: Disposition::Active,
+                    ended: None,
+                })
+                .collect(),
+        };
+        {
+            let _guard = self.records.lock().await;
+            let _file = self.store.lock()?;
+            self.store.save(&record)?;
+        }
+        let home = OnceCell::new();
+        let total = record.workers.len();
+        let done = AtomicUsize::new(0);
+        progress(StartProgress::Started { done: 0, total });
+        let results: Vec<(u32, Result<Launched, String>)> = stream::iter(record.workers.clone())
+            .map(|worker| {
+                let (spec, home, id, done) = (&spec, &home, &id, &done);
+                async move {
+                    let result = self.start_worker(id, &worker, spec, home).await;
+                    let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress(StartProgress::Started { done: n, total });
+                    (worker.index, result.map_err(|e| e.to_string()))
+                }
+            })
+            .buffer_unordered(self.limits.concurrency)
+            .collect()
+            .await;
+        {
+            let _guard = self.records.lock().await;
+            let _file = self.store.lock()?;
+            record = self.store.load(&id)?.unwrap_or(record);
+            for (index, result) in results {
+                let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
+                    continue;
+                };
+                match result {
+                    Ok(Launched { process, home }) => {
+                        worker.process = Some(process);
+                        worker.home = Some(home);
+                    }
+                    Err(reason) => worker.start_error = Some(reason),
+                }
+            }
+            self.store.save(&record)?;
+        }
+        let workers = record
+            .workers
+            .iter()
+            .map(WorkerStatus::from_record)
+            .collect();
+        Ok(SwarmStatus::new(&record, workers))
+    }
+
+    /// The VM or commit `query` names.
+    async fn resolve_source(&self, query: &str) -> Result<Source, SwarmError> {
+        let query = query.trim();
+        if tether_router::is_full_id(query) {
+            return match self.router.vers().status(query).await {
+                Ok(_) => Ok(Source::Vm(query.to_owned())),
+                Err(e) if ErrorKind::of(&e) == ErrorKind::NotFound => {
+                    Ok(Source::Commit(query.to_owned()))
+                }
+                Err(e) => Err(e.into()),
+            };
+        }
+        match self.router.resolve_vm(query).await {
+            Ok(vm) => return Ok(Source::Vm(vm)),
+            Err(tether_router::RouterError::NoMatch { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        match self.router.resolve_commit(query).await {
+            Ok(commit) => Ok(Source::Commit(commit)),
+            Err(tether_router::RouterError::NoMatch { .. }) => Err(SwarmError::UnknownSource {
+                query: query.to_owned(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Starts one worker's task; its background process id and the VM's home.
+    async fn start_worker(
+        &self,
+        swarm: &str,
+        worker: &WorkerRecord,
+        spec: &SwarmSpec,
+        home: &OnceCell<String>,
+    ) -> Result<Launched, SwarmError> {
+        let target = self.router.target(&worker.vm_id).await?;
+        // Every branch of one source has the same home: ask the first VM that answers.
+        let home = home
+            .get_or_try_init(|| async {
+                let found = Workspace::discover(target.clone()).await?;
+                Ok::<_, SwarmError>(found.home().to_owned())
+            })
+            .await?
+            .clone();
+        let ws = Workspace::new(target, home.clone(), home.clone());
+        self.remember(&worker.vm_id, &ws);
+        let mut env = spec.env.clone();
+        env.push((WORKER_VAR.to_owned(), worker.index.to_string()));
+        env.push((SWARM_VAR.to_owned(), swarm.to_owned()));
+        let command = match &spec.task {
+            Task::Command { command } => command.clone(),
+            Task::Agent(task) => {
+                let dir = agent::dir(&home, swarm);
+                agent::install(ws.target().as_ref(), &dir, task, worker.index).await?;
+                agent::command(&dir)
+            }
+        };
+        let bg = BgSpec {
+            command,
+            cwd: spec.cwd.clone(),
+            // No name: a name makes the start scan every other process on the VM for a clash.
+            name: None,
+            env,
+            timeout: spec.timeout,
+        };
+        let started = tether_tools::start_process(&ws, bg).await?;
+        Ok(Launched {
+            process: started.id,
+            home,
+        })
+    }
+}
