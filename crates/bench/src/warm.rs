@@ -38,7 +38,7 @@ impl Warm {
         Ok(warm)
     }
 
-    /// Runs [`ECHO`] through the pool and checks its output and exit code.
+    /// Runs `echo hi` through the pool and checks its output and exit code.
     pub async fn echo_hi(&self) -> anyhow::Result<()> {
         let mut stdout = Vec::new();
         let run = self

@@ -116,7 +116,7 @@ struct Spare {
 }
 
 impl Session {
-    /// Connects and authenticates with `key`, within [`CONNECT_TIMEOUT`].
+    /// Connects and authenticates with `key`, within the connect timeout (15 s).
     pub async fn connect(
         endpoint: &Endpoint,
         key: &Arc<PrivateKey>,
