@@ -45,15 +45,11 @@ fn tool(err: tether_target::TargetError) -> SwarmError {
 
 /// The command that runs the driver in `dir`.
 pub(crate) fn command(dir: &str) -> String {
-    let dir = shell_quote(dir);
+    let dir = shlex::try_quote(dir).map_or_else(|_| "''".into(), |q| q.into_owned());
     format!(
         "command -v node >/dev/null || {{ echo 'tether: node is not installed on this VM; pi needs Node.js (apt-get install nodejs), then install pi (npm install -g @mariozechner/pi-coding-agent)' >&2; exit 3; }}\n\
          exec node {dir}/agent.mjs {dir}"
     )
-}
-
-fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// What the driver last reported, if it has yet.

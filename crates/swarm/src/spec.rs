@@ -215,7 +215,7 @@ impl SwarmSpec {
             return Err(bad("timeout must be more than 0 seconds"));
         }
         for (name, _) in &self.env {
-            if !is_env_name(name) {
+            if !tether_tools::is_env_name(name) {
                 return Err(bad(format!(
                     "{name:?} is not an environment variable name (letters, digits, _; not starting with a digit)"
                 )));
@@ -233,14 +233,6 @@ pub(crate) fn bad(reason: impl Into<String>) -> SwarmError {
     SwarmError::BadRequest {
         reason: reason.into(),
     }
-}
-
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Parses a timeout given in seconds (`None` stays `None`).

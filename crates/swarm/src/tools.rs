@@ -374,13 +374,7 @@ async fn wait(
         "swarm_read shows a worker's whole output; swarm_keep keeps the best (swarm {}).",
         status.swarm_id
     ));
-    let mut details = details(status);
-    if let Value::Object(map) = &mut details {
-        map.insert("deadlineReached".into(), json!(gathered.deadline_reached));
-        map.insert("cancelled".into(), json!(gathered.cancelled));
-        map.insert("waitedSeconds".into(), json!(waited));
-    }
-    Ok(ToolOutput::text(text.join("\n")).with_details(details))
+    Ok(ToolOutput::text(text.join("\n")).with_details(gathered.to_json()))
 }
 
 async fn read(swarms: &Swarms, args: ReadArgs) -> Result<ToolOutput, SwarmError> {
@@ -405,37 +399,16 @@ async fn read(swarms: &Swarms, args: ReadArgs) -> Result<ToolOutput, SwarmError>
             wait,
         )
         .await?;
-    let end = logs.start + logs.bytes.len() as u64;
-    let running = logs.state == tether_tools::BgState::Running;
-    let next = if end < logs.size {
-        format!("call swarm_read with offset={end} to continue")
-    } else if running {
-        format!("call swarm_read with offset={end} later for new output")
-    } else {
-        "that is all of it".to_owned()
-    };
-    let body = if logs.bytes.is_empty() {
-        if logs.size == 0 {
-            "(no output yet)".to_owned()
-        } else {
-            "(no new output)".to_owned()
-        }
-    } else {
-        String::from_utf8_lossy(&logs.bytes).into_owned()
-    };
     let state = match &record.task {
         Task::Agent(_) => WorkerState::of_agent(&logs.state, None),
         Task::Command { .. } => WorkerState::of_command(&logs.state),
     };
-    let text = format!(
-        "{body}\n\n[worker {} of swarm {} (VM {}) is {}. Output bytes {}-{end} of {}; {next}.]",
-        worker.index,
-        record.id,
-        worker.vm_id,
-        state.word(),
-        logs.start,
-        logs.size
+    let who = format!(
+        "worker {} of swarm {} (VM {})",
+        worker.index, record.id, worker.vm_id
     );
+    let text = logs.page(&who, state.word(), "swarm_read");
+    let end = logs.end();
     let details = json!({
         "swarmId": record.id, "worker": worker.index, "vmId": worker.vm_id,
         "state": state.word(), "offset": logs.start, "nextOffset": end, "size": logs.size,
@@ -464,7 +437,7 @@ async fn keep(swarms: &Swarms, args: KeepArgs) -> Result<ToolOutput, SwarmError>
     }
     text.extend(deletions(&outcome));
     text.push(format!("{} was not touched.", record.source.describe()));
-    Ok(ToolOutput::text(text.join("\n")).with_details(outcome_details(&outcome)))
+    Ok(ToolOutput::text(text.join("\n")).with_details(outcome.to_json()))
 }
 
 fn deletions(outcome: &KeepOutcome) -> Vec<String> {
@@ -485,20 +458,6 @@ fn deletions(outcome: &KeepOutcome) -> Vec<String> {
     text
 }
 
-fn outcome_details(outcome: &KeepOutcome) -> Value {
-    let pairs = |list: &[(u32, String)]| -> Vec<Value> {
-        list.iter()
-            .map(|(i, vm)| json!({"worker": i, "vmId": vm}))
-            .collect()
-    };
-    json!({
-        "swarmId": outcome.swarm_id,
-        "kept": pairs(&outcome.kept),
-        "deleted": pairs(&outcome.deleted),
-        "failed": outcome.failed.iter().map(|(i, vm, why)| json!({"worker": i, "vmId": vm, "error": why})).collect::<Vec<_>>(),
-    })
-}
-
 async fn stop(swarms: &Swarms, args: StopArgs) -> Result<ToolOutput, SwarmError> {
     let delete = args.delete.unwrap_or(false);
     let (status, outcome) = swarms.stop(args.swarm.as_deref(), delete).await?;
@@ -513,10 +472,7 @@ async fn stop(swarms: &Swarms, args: StopArgs) -> Result<ToolOutput, SwarmError>
     }
     let mut details = details(&status);
     if let Value::Object(map) = &mut details {
-        map.insert(
-            "deleted".into(),
-            outcome_details(&outcome)["deleted"].clone(),
-        );
+        map.insert("deleted".into(), outcome.to_json()["deleted"].clone());
     }
     Ok(ToolOutput::text(text.join("\n")).with_details(details))
 }

@@ -40,7 +40,7 @@ mod write;
 pub use bash::bash;
 pub use bg::{
     BgProcess, BgSpec, BgState, LOGS_MAX_BYTES, LOGS_MAX_WAIT, Logs, STOP_GRACE, Started, Stopped,
-    Window, bg_list, bg_logs, bg_start, bg_stop, list_processes, process, read_output,
+    Window, bg_list, bg_logs, bg_start, bg_stop, is_env_name, list_processes, process, read_output,
     start_process, stop_process,
 };
 pub use edit::{Diff, Edited, edit, edit_text};

@@ -294,13 +294,7 @@ fn print_gathered(ctx: &Ctx, gathered: &Gathered) -> anyhow::Result<()> {
             }
         }
     }
-    let mut json = serde_json::to_value(status)?;
-    if let Value::Object(map) = &mut json {
-        map.insert("deadlineReached".into(), json!(gathered.deadline_reached));
-        map.insert("cancelled".into(), json!(gathered.cancelled));
-        map.insert("waitedSeconds".into(), json!(waited));
-    }
-    ctx.out.print(&text, &json)
+    ctx.out.print(&text, &gathered.to_json())
 }
 
 /// The live display: on a terminal, a block of lines redrawn in place; otherwise one line
@@ -477,18 +471,10 @@ fn print_outcome(
     for (index, vm, why) in &outcome.failed {
         text.push(format!("could not delete worker {index} ({vm}): {why}"));
     }
-    let pairs = |list: &[(u32, String)]| -> Vec<Value> {
-        list.iter()
-            .map(|(i, vm)| json!({"worker": i, "vmId": vm}))
-            .collect()
-    };
-    let json = json!({
-        "swarmId": outcome.swarm_id,
-        "kept": pairs(&outcome.kept),
-        "deleted": pairs(&outcome.deleted),
-        "failed": outcome.failed.iter().map(|(i, vm, why)| json!({"worker": i, "vmId": vm, "error": why})).collect::<Vec<_>>(),
-        "status": status,
-    });
+    let mut json = outcome.to_json();
+    if let Value::Object(map) = &mut json {
+        map.insert("status".into(), serde_json::to_value(status)?);
+    }
     ctx.out.print(&text.join("\n"), &json)?;
     if outcome.failed.is_empty() {
         Ok(())

@@ -167,13 +167,25 @@ impl Swarms {
         on_update: &mut (dyn FnMut(&SwarmStatus) + Send),
         cancel: Option<CancellationToken>,
     ) -> Result<Gathered, SwarmError> {
-        let record = self.find(id)?;
+        let mut record = self.find(id)?;
         let started = Instant::now();
         let cancel = cancel.unwrap_or_default();
         let mut pause = FIRST_POLL;
         let mut last: Option<Vec<(WorkerState, Option<AgentProgress>)>> = None;
+        // Workers seen finished, as seen then (with their tail): not looked at again.
+        let mut finished: HashMap<u32, WorkerStatus> = HashMap::new();
         let status = loop {
-            let workers = self.look(&record).await?;
+            let mut workers = self.look(&record).await?;
+            for worker in &mut workers {
+                if let Some(seen) = finished.get(&worker.index) {
+                    *worker = seen.clone();
+                } else if worker.state.is_final() {
+                    finished.insert(worker.index, worker.clone());
+                    if let Some(r) = record.workers.iter_mut().find(|r| r.index == worker.index) {
+                        r.ended = Some(worker.state.clone());
+                    }
+                }
+            }
             let status = SwarmStatus::new(&record, workers);
             let seen: Vec<(WorkerState, Option<AgentProgress>)> = status
                 .workers

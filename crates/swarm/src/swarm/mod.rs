@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use serde_json::{Value, json};
 use tether_router::{ErrorKind, Router};
 use tether_tools::Workspace;
 
@@ -15,6 +16,9 @@ use crate::SwarmError;
 use crate::record::{Store, SwarmRecord, WorkerRecord};
 use crate::spec::Limits;
 use crate::status::SwarmStatus;
+
+/// The shortest all-digit text taken as a VM id prefix rather than a worker index.
+const MIN_VM_PREFIX: usize = 4;
 
 /// Lines of each worker's output `swarm_wait` gathers.
 pub const TAIL_LINES: u64 = 20;
@@ -62,6 +66,41 @@ pub struct KeepOutcome {
     pub deleted: Vec<(u32, String)>,
     /// Workers whose VMs could not be deleted: (index, VM id, why).
     pub failed: Vec<(u32, String, String)>,
+}
+
+impl Gathered {
+    /// The status as JSON, with `deadlineReached`, `cancelled` and `waitedSeconds`.
+    pub fn to_json(&self) -> Value {
+        let mut json = serde_json::to_value(&self.status).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut json {
+            map.insert("deadlineReached".into(), json!(self.deadline_reached));
+            map.insert("cancelled".into(), json!(self.cancelled));
+            map.insert("waitedSeconds".into(), json!(self.waited.as_secs_f64()));
+        }
+        json
+    }
+}
+
+impl KeepOutcome {
+    /// `{swarmId, kept, deleted, failed}`, workers as `{worker, vmId}` (`error` when failed).
+    pub fn to_json(&self) -> Value {
+        let pairs = |list: &[(u32, String)]| -> Vec<Value> {
+            list.iter()
+                .map(|(i, vm)| json!({"worker": i, "vmId": vm}))
+                .collect()
+        };
+        let failed: Vec<Value> = self
+            .failed
+            .iter()
+            .map(|(i, vm, why)| json!({"worker": i, "vmId": vm, "error": why}))
+            .collect();
+        json!({
+            "swarmId": self.swarm_id,
+            "kept": pairs(&self.kept),
+            "deleted": pairs(&self.deleted),
+            "failed": failed,
+        })
+    }
 }
 
 /// Swarms on one API: records in tether's state directory, workers on VMs.
@@ -168,15 +207,16 @@ impl Swarms {
         which: &str,
     ) -> Result<&'a WorkerRecord, SwarmError> {
         let which = which.trim();
-        if let Ok(index) = which.parse::<u32>()
-            && let Some(worker) = record.workers.iter().find(|w| w.index == index)
-        {
+        let index = which.parse::<u32>().ok();
+        if let Some(worker) = index.and_then(|i| record.workers.iter().find(|w| w.index == i)) {
             return Ok(worker);
         }
+        // A short number is an index, never a VM id prefix ("7" is worker 7, not VM 7063…).
+        let as_prefix = which.len() >= MIN_VM_PREFIX || index.is_none();
         let matching: Vec<&WorkerRecord> = record
             .workers
             .iter()
-            .filter(|w| !which.is_empty() && w.vm_id.starts_with(which))
+            .filter(|w| as_prefix && !which.is_empty() && w.vm_id.starts_with(which))
             .collect();
         match matching.as_slice() {
             [one] => Ok(one),
@@ -196,4 +236,45 @@ fn now() -> String {
         .unwrap_or(now)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::record::{Disposition, Source};
+    use crate::spec::Task;
+
+    fn worker(index: u32, vm_id: &str) -> WorkerRecord {
+        WorkerRecord {
+            index,
+            vm_id: vm_id.into(),
+            process: None,
+            home: None,
+            start_error: None,
+            disposition: Disposition::Active,
+            ended: None,
+        }
+    }
+
+    #[test]
+    fn workers_are_found_by_index_or_vm_id_prefix_and_short_numbers_are_indexes() {
+        let record = SwarmRecord {
+            id: "sw-1".into(),
+            created: String::new(),
+            api: String::new(),
+            source: Source::Vm("src".into()),
+            task: Task::Command {
+                command: "true".into(),
+            },
+            timeout_secs: None,
+            workers: vec![worker(0, "7063d72c-aaaa"), worker(1, "b7e59cd9-bbbb")],
+        };
+        assert_eq!(Swarms::worker(&record, "1").unwrap().index, 1);
+        assert_eq!(Swarms::worker(&record, "b7e5").unwrap().index, 1);
+        assert_eq!(Swarms::worker(&record, "7063").unwrap().index, 0);
+        let seven = Swarms::worker(&record, "7").unwrap_err().to_string();
+        assert!(seven.contains("its workers are 0 to 1"), "{seven}");
+        assert!(Swarms::worker(&record, "").is_err());
+    }
 }

@@ -109,7 +109,9 @@ pub async fn start_process(ws: &Workspace, spec: BgSpec) -> Result<Started, Tool
     }
 }
 
-fn is_env_name(name: &str) -> bool {
+/// Whether `name` can be an environment variable's name (letters, digits, `_`; not starting
+/// with a digit).
+pub fn is_env_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

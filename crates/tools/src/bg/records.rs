@@ -208,34 +208,38 @@ fn complete_utf8_len(bytes: &[u8]) -> usize {
 impl Logs {
     /// The output, then where it came from and how to go on.
     pub fn into_output(self, id: &str) -> ToolOutput {
-        let end = self.start + self.bytes.len() as u64;
+        let text = self.page(id, &self.state.short(), "bg_logs");
+        let details = json!({
+            "id": id, "state": self.state, "offset": self.start, "nextOffset": self.end(), "size": self.size,
+        });
+        ToolOutput::text(text).with_details(details)
+    }
+
+    /// Where the bytes end in the output (the offset that continues).
+    pub fn end(&self) -> u64 {
+        self.start + self.bytes.len() as u64
+    }
+
+    /// The output, then a trailer: `[<who> is <state>. Output bytes a-b of n; <how to go on
+    /// with tool>.]`.
+    pub fn page(&self, who: &str, state: &str, tool: &str) -> String {
+        let end = self.end();
         let next = if end < self.size {
-            format!("call bg_logs with offset={end} to continue")
+            format!("call {tool} with offset={end} to continue")
         } else if self.state == BgState::Running {
-            format!("call bg_logs with offset={end} later for new output")
+            format!("call {tool} with offset={end} later for new output")
         } else {
             "that is all of it".to_owned()
         };
-        let body = if self.bytes.is_empty() {
-            if self.size == 0 {
-                "(no output yet)"
-            } else {
-                "(no new output)"
-            }
-            .to_owned()
-        } else {
-            String::from_utf8_lossy(&self.bytes).into_owned()
+        let body = match (self.bytes.is_empty(), self.size) {
+            (true, 0) => "(no output yet)".into(),
+            (true, _) => "(no new output)".into(),
+            (false, _) => String::from_utf8_lossy(&self.bytes),
         };
-        let text = format!(
-            "{body}\n\n[{id} is {}. Output bytes {}-{end} of {}; {next}.]",
-            self.state.short(),
-            self.start,
-            self.size
-        );
-        let details = json!({
-            "id": id, "state": self.state, "offset": self.start, "nextOffset": end, "size": self.size,
-        });
-        ToolOutput::text(text).with_details(details)
+        format!(
+            "{body}\n\n[{who} is {state}. Output bytes {}-{end} of {}; {next}.]",
+            self.start, self.size
+        )
     }
 }
 
