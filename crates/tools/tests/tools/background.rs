@@ -305,10 +305,13 @@ async fn a_timeout_stops_the_group_and_env_stays_private() {
         .await
         .unwrap();
         assert_eq!(state, BgState::Exited { code: 4 }, "{}", b.name);
+        // The runner itself may still be exiting after it recorded the status; a watchdog
+        // left behind would stay (it sleeps for the whole 600 s timeout).
         let watchdogs = format!(
-            "for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null || continue; set -- ${{l##*') '}}; \
-             [ \"$3\" = {} ] && [ \"$1\" != Z ] && echo left; done; true",
-            quick.pid
+            "group() {{ for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null || continue; \
+             set -- ${{l##*') '}}; [ \"$3\" = {pg} ] && [ \"$1\" != Z ] && return 0; done; return 1; }}; \
+             i=0; while group && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done; group && echo left; true",
+            pg = quick.pid
         );
         let left = text(
             bash(
