@@ -1,14 +1,24 @@
 // tether swarm agent driver: runs one pi agent in RPC mode on a worker VM.
 //
-// Usage: node <dir>/agent.mjs <dir>     (cwd = the worker's working directory)
+// Usage: node <dir>/agent.mjs <dir> [--continue]    (cwd = the worker's working directory)
 //
 // Reads <dir>/agent.json {"prompt", "pi", "args"}, starts
-//   bash -c 'exec <pi> --mode rpc --no-session "$@"' pi <args...>
+//   bash -c 'exec <pi> --mode rpc "$@"' pi --session-dir <dir>/sessions [--continue] <args...>
 // with this process's environment, sends the prompt, and until the agent has finished keeps
-//   <dir>/events.jsonl      every line pi wrote on stdout, as is
-//   <dir>/agent-state.json  {phase, turns, toolCalls, lastTool, error, piPid, updated}
+//   <dir>/events.jsonl      every line pi wrote on stdout, as is (appended, run after run)
+//   <dir>/agent-state.json  {phase, turns, toolCalls, lastTool, error, piPid, messages,
+//                            sessionFile, updated}
 //   <dir>/result.txt        the final assistant message's text
 // and writes a readable transcript on stdout (pi's stderr goes to stderr).
+//
+// Messages: tether drops one JSON file per message in <dir>/inbox/ ({"message", "mode":
+// "followUp" | "steer"}, written atomically: a dot-file renamed into place). While the agent
+// works the driver takes each (renames it into <dir>/inbox/taken/, so exactly one reader gets
+// it) and hands it to pi as RPC `steer` or `follow_up`. When the agent ends with messages still
+// waiting — or with ones pi queued too late to deliver — it does not finish: they become a new
+// prompt in the same session. With --continue (a follow-up run, started after an earlier run
+// ended) pi continues the most recent session in <dir>/sessions and the prompt is the waiting
+// messages instead of agent.json's.
 //
 // Exit codes: 0 done; 1 the agent failed (model error, prompt rejected); 2 pi exited or was
 // killed before the agent finished; 3 pi could not be started; 143 stopped by a signal.
@@ -21,7 +31,9 @@ import * as path from "node:path";
 
 const PROMPT_ID = "tether-prompt";
 const SETTLE_ID = "tether-settle";
+const CLEAR_ID = "tether-clear-queue";
 const STATE_INTERVAL_MS = 250;
+const INBOX_INTERVAL_MS = 250;
 const EXIT_GRACE_MS = 10_000;
 const STDOUT_DRAIN_MS = 2_000;
 const STDERR_KEEP = 10;
@@ -34,6 +46,9 @@ process.stderr.on("error", () => {});
 
 const dir = path.resolve(process.argv[2] ?? path.dirname(new URL(import.meta.url).pathname));
 const file = (name) => path.join(dir, name);
+const followUpRun = process.argv.includes("--continue");
+const inboxDir = file("inbox");
+const takenDir = path.join(inboxDir, "taken");
 
 // ---------------------------------------------------------------------------------------------
 // State file
@@ -45,6 +60,8 @@ const state = {
   lastTool: null,
   error: null,
   piPid: null,
+  messages: 0,
+  sessionFile: null,
   updated: new Date().toISOString(),
 };
 let lastStateWrite = 0;
@@ -129,6 +146,54 @@ function errorLine(result) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Inbox
+
+/** The messages waiting in the inbox, oldest first (tether names them by time). */
+function waiting() {
+  try {
+    return fs
+      .readdirSync(inboxDir)
+      .filter((name) => name.endsWith(".json") && !name.startsWith("."))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** Takes message `name` (a rename: no other reader can take it too); {message, mode} or null. */
+function take(name) {
+  const taken = path.join(takenDir, name);
+  try {
+    fs.mkdirSync(takenDir, { recursive: true });
+    fs.renameSync(path.join(inboxDir, name), taken);
+  } catch {
+    return null; // gone already, or the inbox is unreadable
+  }
+  try {
+    const parsed = JSON.parse(fs.readFileSync(taken, "utf8"));
+    if (typeof parsed.message !== "string" || parsed.message.trim() === "") {
+      throw new Error('no "message"');
+    }
+    state.messages += 1;
+    writeState();
+    return { message: parsed.message, mode: parsed.mode === "steer" ? "steer" : "followUp" };
+  } catch (e) {
+    process.stderr.write(`tether-agent: ignoring ${taken}: ${e.message}\n`);
+    return null;
+  }
+}
+
+function takeAll() {
+  return waiting()
+    .map(take)
+    .filter((m) => m !== null);
+}
+
+function firstLine(text) {
+  return cut(text.split("\n")[0], ARGS_MAX);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Finishing
 
 let finished = false;
@@ -205,6 +270,12 @@ let settleId = null;
 let compacting = false;
 const tools = new Map(); // toolCallId -> {name, seq}
 let outputSeq = 0; // bumps whenever the transcript gets a line, to tell adjacent ▸/✓ apart
+// Messages go to pi only while its run is open: from agent_start until an assistant message
+// that asks for no tool (after it pi only looks at its queues once more, then ends the run).
+let runOpen = false;
+let messageSeq = 0;
+const inFlight = []; // texts handed to pi that it has not put in the conversation yet
+let clearing = null; // {stuck, leftovers} while pi is asked to drop what it queued too late
 
 function send(command) {
   if (!pi || piExit) return;
@@ -243,9 +314,60 @@ function onAgentEnd(event) {
 
 function settle() {
   if (!pending || compacting) return;
+  const leftovers = piExit ? [] : takeAll().map((m) => m.message);
+  if (leftovers.length > 0 || (!piExit && inFlight.length > 0)) {
+    pending = null;
+    continueWith(leftovers);
+    return;
+  }
   const { phase, error, code } = pending;
   pending = null;
   void finish(phase, error, code);
+}
+
+/** Hands waiting messages to pi while its run is open. */
+function pollInbox() {
+  if (finished || !runOpen || pending || clearing) return;
+  for (const { message, mode } of takeAll()) {
+    outLine(`» ${mode === "steer" ? "steer" : "follow-up"}: ${firstLine(message)}`);
+    outputSeq += 1;
+    inFlight.push(message);
+    send({ id: `tether-message-${++messageSeq}`, type: mode === "steer" ? "steer" : "follow_up", message });
+  }
+}
+
+/** The run ended with messages it did not get to: they become the session's next prompt. */
+function continueWith(leftovers) {
+  const stuck = inFlight.splice(0);
+  if (stuck.length === 0) {
+    promptWith(leftovers);
+    return;
+  }
+  // pi queued these after its last look at its queues: have it drop them and send them again.
+  clearing = { stuck, leftovers };
+  send({ id: CLEAR_ID, type: "clear_queue" });
+}
+
+function onCleared(success) {
+  const { stuck, leftovers } = clearing;
+  clearing = null;
+  if (success) {
+    promptWith([...stuck, ...leftovers]);
+  } else if (leftovers.length > 0) {
+    // pi without clear_queue (0.73): the new run delivers its queued messages itself
+    inFlight.push(...stuck);
+    promptWith(leftovers);
+  } else {
+    // nothing else to prompt with: pi may deliver its queued copy too, but nothing is lost
+    promptWith(stuck);
+  }
+}
+
+function promptWith(messages) {
+  const message = messages.join("\n\n");
+  outLine(`» prompt: ${firstLine(message)}`);
+  outputSeq += 1;
+  send({ id: PROMPT_ID, type: "prompt", message, streamingBehavior: "followUp" });
 }
 
 function onEvent(event) {
@@ -255,11 +377,18 @@ function onEvent(event) {
         void finish("failed", String(event.error || "pi rejected the prompt"), 1);
       } else if (event.id && event.id === settleId) {
         settleId = null;
+        if (typeof event.data?.sessionFile === "string") state.sessionFile = event.data.sessionFile;
         settle();
+      } else if (event.id === CLEAR_ID && clearing) {
+        onCleared(event.success !== false);
+      } else if (String(event.id ?? "").startsWith("tether-message-") && event.success === false) {
+        outLine(`✗ pi refused a message: ${firstLine(String(event.error ?? "?"))}`);
+        outputSeq += 1;
       }
       break;
     case "agent_start":
       pending = null;
+      runOpen = true;
       if (state.phase !== "working") setPhase("working");
       break;
     case "turn_start":
@@ -274,9 +403,18 @@ function onEvent(event) {
       }
       break;
     }
+    case "message_start":
+      if (event.message?.role === "user") {
+        // a message of ours delivered (the loop goes on), or the prompt
+        const at = inFlight.indexOf(contentText(event.message.content));
+        if (at !== -1) inFlight.splice(at, 1);
+        runOpen = true;
+      }
+      break;
     case "message_end": {
       const message = event.message;
       if (message && message.role === "assistant") {
+        if (message.stopReason !== "toolUse") runOpen = false;
         if (message.stopReason === "error" && message.errorMessage) {
           outLine(`✗ model error: ${cut(message.errorMessage.split("\n")[0], ARGS_MAX)}`);
           outputSeq += 1;
@@ -376,6 +514,19 @@ function main() {
     process.exit(3);
   }
 
+  let prompt = task.prompt;
+  if (followUpRun) {
+    prompt = takeAll()
+      .map((m) => m.message)
+      .join("\n\n");
+    if (prompt === "") {
+      // another run took the messages first: nothing to do, the last outcome stands
+      process.stderr.write("tether-agent: no message waiting in the inbox; nothing to continue with\n");
+      process.exit(lastOutcome());
+    }
+    outLine(`» follow-up: ${firstLine(prompt)}`);
+  }
+
   const events = fs.openSync(file("events.jsonl"), "a");
   writeState();
 
@@ -392,7 +543,8 @@ function main() {
   }
 
   try {
-    pi = spawn("bash", ["-c", `exec ${task.command} --mode rpc --no-session "$@"`, "pi", ...task.args], {
+    const session = ["--session-dir", file("sessions"), ...(followUpRun ? ["--continue"] : [])];
+    pi = spawn("bash", ["-c", `exec ${task.command} --mode rpc "$@"`, "pi", ...session, ...task.args], {
       stdio: ["pipe", "pipe", "pipe"],
       env: process.env,
     });
@@ -486,7 +638,17 @@ function main() {
     void finish("failed", withStderr(`pi ${how} before the agent finished`), 2);
   });
 
-  send({ id: PROMPT_ID, type: "prompt", message: task.prompt });
+  send({ id: PROMPT_ID, type: "prompt", message: prompt });
+  setInterval(pollInbox, INBOX_INTERVAL_MS);
+}
+
+/** The exit code of the outcome the last run recorded (0 done, else 1). */
+function lastOutcome() {
+  try {
+    return JSON.parse(fs.readFileSync(file("agent-state.json"), "utf8")).phase === "done" ? 0 : 1;
+  } catch {
+    return 1;
+  }
 }
 
 // A bug here must not leave the worker "working" with nobody watching pi.

@@ -109,7 +109,7 @@ impl AgentTask {
             .unwrap_or("pi")
     }
 
-    /// pi's arguments after `--mode rpc --no-session`.
+    /// pi's arguments after `--mode rpc --session-dir <dir>`.
     pub fn pi_args(&self) -> Vec<String> {
         let mut args = Vec::new();
         if let Some(provider) = &self.provider {

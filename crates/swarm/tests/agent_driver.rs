@@ -1,6 +1,7 @@
 //! The swarm agent driver (`src/agent.mjs`) run locally with node against a real pi 0.73.1 and
 //! a scripted model: what it records, prints and exits with when the agent finishes, fails,
-//! loses pi, cannot start pi, or is stopped.
+//! loses pi, cannot start pi, or is stopped; how messages in its inbox reach pi, and how a
+//! follow-up run continues the session (with pi 0.73.1 and 0.87.1).
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -19,6 +20,8 @@ use tokio::process::{Child, Command};
 
 /// The pi version the driver is tested with.
 const PI_VERSION: &str = "0.73.1";
+/// The newer pi a follow-up run is also tested with.
+const PI_NEWER: &str = "0.87.1";
 /// Every case's whole run.
 const CASE_DEADLINE: Duration = Duration::from_secs(120);
 /// Polling a state the driver is expected to reach.
@@ -37,7 +40,13 @@ struct Worker {
 /// Starts a [`Worker`], or returns from the test (printing why) if pi cannot run here.
 macro_rules! worker {
     () => {
-        match Worker::start().await.context("setting up the worker")? {
+        worker!(PI_VERSION)
+    };
+    ($version:expr) => {
+        match Worker::start($version)
+            .await
+            .context("setting up the worker")?
+        {
             Some(worker) => worker,
             None => return Ok(()),
         }
@@ -61,8 +70,8 @@ struct Ended {
 }
 
 impl Worker {
-    async fn start() -> anyhow::Result<Option<Worker>> {
-        let install = match PiInstall::find(PI_VERSION) {
+    async fn start(version: &str) -> anyhow::Result<Option<Worker>> {
+        let install = match PiInstall::find(version) {
             Ok(install) => install,
             Err(why) => {
                 eprintln!("skipping: {why}");
@@ -124,10 +133,55 @@ impl Worker {
     ) -> anyhow::Result<Driver> {
         let task = json!({"prompt": prompt, "pi": pi, "args": args});
         std::fs::write(self.dir().join("agent.json"), task.to_string())?;
+        self.spawn(agent_dir, &[])
+    }
+
+    /// Starts a follow-up run (`--continue`) of the task in `agent.json`.
+    fn drive_again(&self) -> anyhow::Result<Driver> {
+        self.spawn(&self.scratch.path().join("agent"), &["--continue"])
+    }
+
+    /// Drops a message in the driver's inbox as tether does (a dot-file renamed into place).
+    fn message(&self, text: &str, mode: &str) -> anyhow::Result<()> {
+        let inbox = self.dir().join("inbox");
+        std::fs::create_dir_all(&inbox)?;
+        let name = format!(
+            "{:020}.json",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_nanos()
+        );
+        let tmp = inbox.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, json!({"message": text, "mode": mode}).to_string())?;
+        std::fs::rename(tmp, inbox.join(name))?;
+        Ok(())
+    }
+
+    /// The state once the driver has taken `count` messages from its inbox.
+    async fn taken(&self, count: u64) -> anyhow::Result<Value> {
+        within(
+            STATE_DEADLINE,
+            &format!("{count} message(s) taken"),
+            async {
+                loop {
+                    if let Some(state) = self.state()?
+                        && state["messages"].as_u64() >= Some(count)
+                    {
+                        return Ok(state);
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        )
+        .await
+    }
+
+    fn spawn(&self, agent_dir: &Path, extra: &[&str]) -> anyhow::Result<Driver> {
         let mut command = Command::new(&self.install.node);
         command
             .arg(self.dir().join("agent.mjs"))
             .arg(self.dir())
+            .args(extra)
             .current_dir(self.work())
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -617,4 +671,181 @@ async fn extension_dialogs_are_cancelled_not_awaited() -> anyhow::Result<()> {
         Ok(())
     })
     .await
+}
+
+/// Each message of a model request as (role, text).
+fn conversation(turn: &Turn) -> Vec<(String, String)> {
+    let messages = turn.body["messages"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    messages
+        .iter()
+        .map(|m| {
+            let text = match &m["content"] {
+                Value::String(text) => text.clone(),
+                Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
+                _ => String::new(),
+            };
+            (m["role"].as_str().unwrap_or_default().to_owned(), text)
+        })
+        .collect()
+}
+
+/// The text of the request's last message, checked to be the user's.
+fn last_user(turn: &Turn) -> anyhow::Result<String> {
+    match conversation(turn).pop() {
+        Some((role, text)) if role == "user" => Ok(text),
+        other => bail!("the request does not end with a user message: {other:?}"),
+    }
+}
+
+/// Messages reach the running agent: a steer before its next model call, a follow-up once it
+/// would have ended; one that arrives as the run ends becomes a new prompt, and the driver only
+/// finishes after it.
+#[tokio::test]
+async fn inbox_messages_reach_the_agent_and_late_ones_become_a_prompt() -> anyhow::Result<()> {
+    let mut worker = worker!();
+    within(CASE_DEADLINE, "the agent to answer every message", async {
+        // An extension that drops one more message as pi ends its run (after its last look at
+        // its own queues, so only the driver can deliver it).
+        let late = worker.dir().join("inbox/00000000000000000000-late.json");
+        let once = worker.scratch.path().join("late-sent");
+        let extension = worker.scratch.path().join("late.ts");
+        std::fs::write(
+            &extension,
+            format!(
+                r#"import * as fs from "node:fs";
+export default function (pi) {{
+  pi.on("agent_end", async () => {{
+    if (fs.existsSync({once:?})) return;
+    fs.writeFileSync({once:?}, "");
+    fs.writeFileSync({late:?} + ".tmp", JSON.stringify({{message: "one more thing", mode: "steer"}}));
+    fs.renameSync({late:?} + ".tmp", {late:?});
+  }});
+}}
+"#,
+                once = once.display().to_string(),
+                late = late.display().to_string(),
+            ),
+        )?;
+        std::fs::create_dir_all(worker.dir().join("inbox"))?;
+        let mut args = worker.mock_args();
+        args.extend(["-e".to_owned(), extension.display().to_string()]);
+        let prompt = "first task";
+        let mut driver = worker.drive(prompt, &worker.install.shell_command(), &args)?;
+
+        let turn = driver.next(&mut worker.llm, prompt).await?;
+        worker.phase("working").await?;
+        worker.message("look at this too", "steer")?;
+        worker.taken(1).await?;
+        turn.tool("bash", json!({"command": "echo one"}));
+
+        // The steer follows the tool's result in pi's next model request.
+        let turn = driver.next(&mut worker.llm, prompt).await?;
+        ensure!(last_user(&turn)? == "look at this too", "{:?}", conversation(&turn));
+        worker.message("then this", "followUp")?;
+        worker.taken(2).await?;
+        turn.text("steered");
+
+        // The follow-up comes once the agent would have ended.
+        let turn = driver.next(&mut worker.llm, prompt).await?;
+        let said = conversation(&turn);
+        let tail: Vec<(&str, &str)> = said[said.len() - 2..]
+            .iter()
+            .map(|(r, t)| (r.as_str(), t.as_str()))
+            .collect();
+        ensure!(tail == [("assistant", "steered"), ("user", "then this")], "{said:?}");
+        turn.text("followed up");
+
+        // The extension's message, too late for that run, is the next prompt.
+        let turn = driver.next(&mut worker.llm, prompt).await?;
+        ensure!(last_user(&turn)? == "one more thing", "{:?}", conversation(&turn));
+        turn.text("last");
+
+        let ended = driver.ended().await?;
+        ended.expect_code(0)?;
+        let state = worker.final_state()?;
+        ensure!(state["phase"] == "done" && state["messages"] == 3, "{state}");
+        ensure!(worker.result_txt()? == "last");
+        for line in [
+            "» steer: look at this too\n",
+            "» follow-up: then this\n",
+            "» prompt: one more thing\n",
+        ] {
+            ensure!(ended.stdout.contains(line), "{line:?} missing:\n{}", ended.stdout);
+        }
+        let taken = std::fs::read_dir(worker.dir().join("inbox/taken"))?.count();
+        ensure!(taken == 3, "{taken} message(s) in inbox/taken");
+        Ok(())
+    })
+    .await
+}
+
+/// A follow-up run (`--continue`) continues the session the first run left: the model sees the
+/// first prompt, its answer and the new message, with pi 0.73.1 and 0.87.1.
+#[tokio::test]
+async fn a_follow_up_run_continues_the_session() -> anyhow::Result<()> {
+    for version in [PI_VERSION, PI_NEWER] {
+        let mut worker = worker!(version);
+        within(
+            CASE_DEADLINE,
+            &format!("two runs with pi {version}"),
+            async {
+                let prompt = "remember 42";
+                let pi = worker.install.shell_command();
+                let mut driver = worker.drive(prompt, &pi, &worker.mock_args())?;
+                driver.next(&mut worker.llm, prompt).await?.text("noted");
+                driver.ended().await?.expect_code(0)?;
+                let first = worker.final_state()?;
+                let session = first["sessionFile"].as_str().unwrap_or_default().to_owned();
+                ensure!(
+                    Path::new(&session).starts_with(worker.dir().join("sessions")),
+                    "{first}"
+                );
+
+                worker.message("which number?", "followUp")?;
+                let mut driver = worker.drive_again()?;
+                let turn = driver.next(&mut worker.llm, prompt).await?;
+                let said = conversation(&turn);
+                let texts: Vec<(&str, &str)> = said
+                    .iter()
+                    .filter(|(r, _)| r != "system")
+                    .map(|(r, t)| (r.as_str(), t.as_str()))
+                    .collect();
+                ensure!(
+                    texts
+                        == [
+                            ("user", prompt),
+                            ("assistant", "noted"),
+                            ("user", "which number?")
+                        ],
+                    "pi {version} did not continue the session: {said:?}"
+                );
+                turn.text("42");
+                let ended = driver.ended().await?;
+                ended.expect_code(0)?;
+                ensure!(
+                    ended.stdout == "» follow-up: which number?\n42\n",
+                    "{}",
+                    ended.stdout
+                );
+                let state = worker.final_state()?;
+                ensure!(
+                    state["phase"] == "done" && state["messages"] == 1,
+                    "{state}"
+                );
+                ensure!(state["sessionFile"] == session.as_str(), "{state}");
+                ensure!(worker.result_txt()? == "42");
+
+                // A follow-up run with nothing waiting leaves the last outcome as it was.
+                let ended = worker.drive_again()?.ended().await?;
+                ended.expect_code(0)?;
+                ensure!(worker.final_state()? == state);
+                Ok(())
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
