@@ -5,7 +5,7 @@
 use tether_target::Target;
 
 use crate::status::AgentProgress;
-use crate::{AgentTask, SwarmError};
+use crate::{AgentTask, SendMode, SwarmError};
 
 /// The driver, uploaded to each agent worker.
 pub const DRIVER: &str = include_str!("agent.mjs");
@@ -43,12 +43,14 @@ fn tool(err: tether_target::TargetError) -> SwarmError {
     SwarmError::from(tether_tools::ToolError::from(err))
 }
 
-/// The command that runs the driver in `dir`.
-pub(crate) fn command(dir: &str) -> String {
+/// The command that runs the driver in `dir` (`follow_up`: a follow-up run, which continues
+/// pi's session with the messages waiting in the inbox).
+pub(crate) fn command(dir: &str, follow_up: bool) -> String {
     let dir = shlex::try_quote(dir).map_or_else(|_| "''".into(), |q| q.into_owned());
     format!(
         "command -v node >/dev/null || {{ echo 'tether: node is not installed on this VM; pi needs Node.js (apt-get install nodejs), then install pi (npm install -g @mariozechner/pi-coding-agent)' >&2; exit 3; }}\n\
-         exec node {dir}/agent.mjs {dir}"
+         exec node {dir}/agent.mjs {dir}{}",
+        if follow_up { " --continue" } else { "" }
     )
 }
 
@@ -59,4 +61,35 @@ pub(crate) async fn progress(target: &dyn Target, dir: &str) -> Option<AgentProg
         .await
         .ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// Drops `message` in the inbox of the driver in `dir` (atomically: the driver sees the whole
+/// file or none); the file's path, which the driver renames away once it takes the message.
+pub(crate) async fn post(
+    target: &dyn Target,
+    dir: &str,
+    message: &str,
+    mode: SendMode,
+) -> Result<String, SwarmError> {
+    let inbox = format!("{dir}/inbox");
+    target.mkdir_all(&inbox).await.map_err(tool)?;
+    // Named by time, so the driver takes messages in the order they were sent.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = format!("{inbox}/{nanos:020}-{:08x}.json", rand::random::<u32>());
+    let body = serde_json::json!({"message": message, "mode": mode});
+    target
+        .write_file(&path, body.to_string().as_bytes())
+        .await
+        .map_err(tool)?;
+    Ok(path)
+}
+
+/// Writes this tether's driver to `dir` again (a follow-up run needs one that reads its inbox).
+pub(crate) async fn refresh(target: &dyn Target, dir: &str) -> Result<(), SwarmError> {
+    target
+        .write_file(&format!("{dir}/agent.mjs"), DRIVER.as_bytes())
+        .await
+        .map_err(tool)
 }

@@ -60,6 +60,26 @@ pub enum SwarmError {
         /// How many workers it has.
         count: usize,
     },
+    /// A message was sent to a swarm of commands.
+    #[error(
+        "swarm {swarm} runs a command on each worker, not an agent: there is nobody to send a message to; run commands with bash on a worker's VM (vm_exec; swarm_status lists them)"
+    )]
+    CommandSwarm {
+        /// The swarm.
+        swarm: String,
+    },
+    /// A message was sent to a worker that runs a command.
+    #[error(
+        "worker {index} of swarm {swarm} runs a command, not an agent; run commands with bash on its VM {vm_id} (vm_exec, or vm_use it)"
+    )]
+    CommandWorker {
+        /// The swarm.
+        swarm: String,
+        /// The worker.
+        index: u32,
+        /// Its VM.
+        vm_id: String,
+    },
     /// The worker's VM was deleted.
     #[error("worker {index} of swarm {swarm} (VM {vm_id}) was deleted; its output is gone")]
     WorkerDeleted {
@@ -146,7 +166,10 @@ impl SwarmError {
     /// What kind of failure this is (for exit codes and protocol error codes).
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SwarmError::BadCount { .. } | SwarmError::BadRequest { .. } => ErrorKind::Usage,
+            SwarmError::BadCount { .. }
+            | SwarmError::BadRequest { .. }
+            | SwarmError::CommandSwarm { .. }
+            | SwarmError::CommandWorker { .. } => ErrorKind::Usage,
             SwarmError::UnknownSource { .. }
             | SwarmError::NoSuchSwarm { .. }
             | SwarmError::NoSwarms

@@ -12,7 +12,9 @@
 //! - [`Swarms::status`] / [`Swarms::wait`] look at the unfinished workers in parallel; the
 //!   state comes from the process (exit code, signal, timeout, gone) and, for agents, from pi's
 //!   own events — a worker whose pi died is failed, never "working".
-//! - [`Swarms::read`] pages through one worker's output; [`Swarms::keep`] keeps the chosen
+//! - [`Swarms::send`] sends agent workers a message: a working agent gets it as a steer or a
+//!   follow-up; one that has ended gets a follow-up run continuing its pi session.
+//! - [`Swarms::read`] pages through one worker's output (an agent's current run); [`Swarms::keep`] keeps the chosen
 //!   workers and deletes the other VMs; [`Swarms::stop`] stops every running worker (and with
 //!   `delete`, deletes the VMs not kept). The source is never touched.
 //!
@@ -34,4 +36,7 @@ pub use spec::{
     SWARM_VAR, SwarmSpec, Task, WORKER_PLACEHOLDER, WORKER_VAR, seconds,
 };
 pub use status::{AgentProgress, Counts, SwarmStatus, WorkerState, WorkerStatus};
-pub use swarm::{Gathered, KeepOutcome, StartProgress, Swarms, TAIL_BYTES, TAIL_LINES};
+pub use swarm::{
+    Gathered, KeepOutcome, SendMode, SendOutcome, Sent, StartProgress, Swarms, TAIL_BYTES,
+    TAIL_LINES,
+};

@@ -27,6 +27,9 @@ pub struct SwarmRecord {
     /// Each task's time limit in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<f64>,
+    /// The directory tasks run in, when not the VM's home (follow-up runs start there too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
     /// The workers, by index.
     pub workers: Vec<WorkerRecord>,
 }
@@ -79,9 +82,12 @@ pub struct WorkerRecord {
     pub index: u32,
     /// Its VM (a full id).
     pub vm_id: String,
-    /// Its task's background process on the VM, once started.
+    /// Its task's background process on the VM, once started (an agent's current run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub process: Option<String>,
+    /// An agent's earlier runs' processes, oldest first (a follow-up message starts a new run).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub runs: Vec<String>,
     /// The VM's home (where tether keeps the process), once known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home: Option<String>,
@@ -238,10 +244,12 @@ mod tests {
                 command: "true".into(),
             },
             timeout_secs: Some(2.5),
+            cwd: None,
             workers: vec![WorkerRecord {
                 index: 0,
                 vm_id: "vm-2".into(),
                 process: Some("bg-1".into()),
+                runs: vec!["bg-0".into()],
                 home: Some("/root".into()),
                 start_error: None,
                 disposition: Disposition::Kept,

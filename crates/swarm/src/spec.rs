@@ -214,18 +214,23 @@ impl SwarmSpec {
         {
             return Err(bad("timeout must be more than 0 seconds"));
         }
-        for (name, _) in &self.env {
-            if !tether_tools::is_env_name(name) {
-                return Err(bad(format!(
-                    "{name:?} is not an environment variable name (letters, digits, _; not starting with a digit)"
-                )));
-            }
-            if name == WORKER_VAR || name == SWARM_VAR {
-                return Err(bad(format!("{name} is set by tether for each worker")));
-            }
-        }
-        Ok(())
+        check_env(&self.env)
     }
+}
+
+/// Checks the names of environment variables given for workers.
+pub(crate) fn check_env(env: &[(String, String)]) -> Result<(), SwarmError> {
+    for (name, _) in env {
+        if !tether_tools::is_env_name(name) {
+            return Err(bad(format!(
+                "{name:?} is not an environment variable name (letters, digits, _; not starting with a digit)"
+            )));
+        }
+        if name == WORKER_VAR || name == SWARM_VAR {
+            return Err(bad(format!("{name} is set by tether for each worker")));
+        }
+    }
+    Ok(())
 }
 
 /// A [`SwarmError::BadRequest`].

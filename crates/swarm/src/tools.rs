@@ -1,5 +1,5 @@
 //! The swarm tools as agents see them — `swarm_start`, `swarm_status`, `swarm_wait`,
-//! `swarm_read`, `swarm_keep`, `swarm_stop` — with their arguments, descriptions and result
+//! `swarm_read`, `swarm_send`, `swarm_keep`, `swarm_stop` — with their arguments, descriptions and result
 //! texts, shared by every front end (MCP, pi's sidecar) so they read the same everywhere.
 
 use std::collections::BTreeMap;
@@ -13,14 +13,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::spec::{AgentTask, SwarmSpec, Task, bad, seconds};
 use crate::status::{SwarmStatus, WorkerState};
-use crate::{KeepOutcome, SwarmError, Swarms};
+use crate::{KeepOutcome, SendMode, SwarmError, Swarms};
 
 /// The tools' names.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "swarm_start",
     "swarm_status",
     "swarm_wait",
     "swarm_read",
+    "swarm_send",
     "swarm_keep",
     "swarm_stop",
 ];
@@ -50,6 +51,13 @@ timeout, the partial results say who is still running.";
 /// `swarm_read`.
 pub const READ: &str = "Read one worker's output (by index or VM id): its last `tail` lines, or \
 from a byte `offset` (the result says which offset continues). At most 50KB per call.";
+/// `swarm_send`.
+pub const SEND: &str = "Send agent workers a further message (default: every agent worker of \
+the newest swarm). A working agent gets it as a follow-up once it has finished what it is doing \
+(mode followUp, the default) or before its next model call (mode steer). An agent that has ended \
+(done, failed, timed out, stopped) continues its conversation with the message in a new run \
+and is working again. The variables given to swarm_start in `env` are not kept: pass them again \
+in `env` for a follow-up run. Follow with swarm_wait.";
 /// `swarm_keep`.
 pub const KEEP: &str = "Keep the chosen workers (indexes or VM ids) and delete every other \
 worker's VM. The source VM is never touched. Kept workers keep running; vm_use one to work there.";
@@ -171,6 +179,26 @@ pub struct ReadArgs {
     pub wait: Option<f64>,
 }
 
+/// `swarm_send`'s arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendArgs {
+    /// The swarm id (a unique prefix works). Default: the newest swarm.
+    #[serde(default)]
+    pub swarm: Option<String>,
+    /// The workers to send to (indexes or VM ids). Default: every agent worker whose VM is left.
+    #[serde(default)]
+    pub workers: Option<Vec<WorkerRef>>,
+    /// The message: a further task, a correction, a question.
+    pub message: String,
+    /// followUp (default): after the agent has finished what it is doing; steer: before its next model call.
+    #[serde(default)]
+    pub mode: Option<SendMode>,
+    /// Environment variables for a follow-up run of an agent that has ended (e.g. the model's API key again). Nothing else from this machine is passed.
+    #[serde(default)]
+    pub env: Option<BTreeMap<String, String>>,
+}
+
 /// `swarm_keep`'s arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -209,6 +237,7 @@ pub async fn call(
         "swarm_status" => status(swarms, parse(name, arguments)?).await,
         "swarm_wait" => wait(swarms, parse(name, arguments)?, on_update, cancel).await,
         "swarm_read" => read(swarms, parse(name, arguments)?).await,
+        "swarm_send" => send(swarms, parse(name, arguments)?).await,
         "swarm_keep" => keep(swarms, parse(name, arguments)?).await,
         "swarm_stop" => stop(swarms, parse(name, arguments)?).await,
         other => Err(bad(format!(
@@ -403,17 +432,45 @@ async fn read(swarms: &Swarms, args: ReadArgs) -> Result<ToolOutput, SwarmError>
         Task::Agent(_) => WorkerState::of_agent(&logs.state, None),
         Task::Command { .. } => WorkerState::of_command(&logs.state),
     };
-    let who = format!(
+    let mut who = format!(
         "worker {} of swarm {} (VM {})",
         worker.index, record.id, worker.vm_id
     );
+    let run = worker.runs.len() + 1;
+    if run > 1 {
+        who.push_str(&format!(", run {run} of {run}"));
+    }
     let text = logs.page(&who, state.word(), "swarm_read");
     let end = logs.end();
     let details = json!({
-        "swarmId": record.id, "worker": worker.index, "vmId": worker.vm_id,
+        "swarmId": record.id, "worker": worker.index, "vmId": worker.vm_id, "run": run,
         "state": state.word(), "offset": logs.start, "nextOffset": end, "size": logs.size,
     });
     Ok(ToolOutput::text(text).with_details(details))
+}
+
+async fn send(swarms: &Swarms, args: SendArgs) -> Result<ToolOutput, SwarmError> {
+    let which: Vec<String> = args.workers.iter().flatten().map(WorkerRef::text).collect();
+    let env: Vec<(String, String)> = args.env.unwrap_or_default().into_iter().collect();
+    let mode = args.mode.unwrap_or_default();
+    let outcome = swarms
+        .send(args.swarm.as_deref(), &which, &args.message, mode, &env)
+        .await?;
+    let mut text = vec![format!(
+        "Swarm {}: sent the message ({}) to {} worker(s):",
+        outcome.swarm_id,
+        match mode {
+            SendMode::FollowUp => "follow-up",
+            SendMode::Steer => "steer",
+        },
+        outcome.workers.len()
+    )];
+    text.extend(outcome.lines());
+    text.push(format!(
+        "swarm_wait gathers the answers (swarm {}); swarm_read reads one worker's current run.",
+        outcome.swarm_id
+    ));
+    Ok(ToolOutput::text(text.join("\n")).with_details(outcome.to_json()))
 }
 
 async fn keep(swarms: &Swarms, args: KeepArgs) -> Result<ToolOutput, SwarmError> {

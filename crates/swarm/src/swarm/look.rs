@@ -81,7 +81,7 @@ impl Swarms {
             .collect()
             .await;
         statuses.sort_by_key(|s| s.index);
-        self.record_ends(&record.id, &statuses).await?;
+        self.record_ends(record, &statuses).await?;
         Ok(statuses)
     }
 
@@ -125,15 +125,20 @@ impl Swarms {
         })
     }
 
-    /// Saves the final states among `statuses` (and VMs found deleted) in the record.
-    async fn record_ends(&self, id: &str, statuses: &[WorkerStatus]) -> Result<(), SwarmError> {
+    /// Saves the final states among `statuses` (looked at in `looked`) and VMs found deleted in
+    /// the record — not for a worker whose agent started another run since.
+    async fn record_ends(
+        &self,
+        looked: &SwarmRecord,
+        statuses: &[WorkerStatus],
+    ) -> Result<(), SwarmError> {
         let ended: Vec<&WorkerStatus> = statuses.iter().filter(|s| s.state.is_final()).collect();
         if ended.is_empty() {
             return Ok(());
         }
         let _guard = self.records.lock().await;
         let _file = self.store.lock()?;
-        let Some(mut record) = self.store.load(id)? else {
+        let Some(mut record) = self.store.load(&looked.id)? else {
             return Ok(());
         };
         let mut changed = false;
@@ -141,7 +146,11 @@ impl Swarms {
             let Some(worker) = record.workers.iter_mut().find(|w| w.index == status.index) else {
                 continue;
             };
-            if worker.ended.is_none() && worker.start_error.is_none() {
+            let same_run = looked
+                .workers
+                .iter()
+                .any(|w| w.index == status.index && w.process == worker.process);
+            if worker.ended.is_none() && worker.start_error.is_none() && same_run {
                 worker.ended = Some(status.state.clone());
                 changed = true;
             }

@@ -2,7 +2,10 @@
 
 mod look;
 mod manage;
+mod send;
 mod start;
+
+pub use send::{SendMode, SendOutcome, Sent};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -110,6 +113,7 @@ pub struct Swarms {
     limits: Limits,
     workspaces: Mutex<HashMap<String, Workspace>>,
     records: tokio::sync::Mutex<()>,
+    sending: tokio::sync::Mutex<()>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -134,6 +138,7 @@ impl Swarms {
             limits,
             workspaces: Mutex::new(HashMap::new()),
             records: tokio::sync::Mutex::new(()),
+            sending: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -250,6 +255,7 @@ mod tests {
             index,
             vm_id: vm_id.into(),
             process: None,
+            runs: Vec::new(),
             home: None,
             start_error: None,
             disposition: Disposition::Active,
@@ -268,6 +274,7 @@ mod tests {
                 command: "true".into(),
             },
             timeout_secs: None,
+            cwd: None,
             workers: vec![worker(0, "7063d72c-aaaa"), worker(1, "b7e59cd9-bbbb")],
         };
         assert_eq!(Swarms::worker(&record, "1").unwrap().index, 1);

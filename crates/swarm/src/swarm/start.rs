@@ -1,6 +1,7 @@
 //! Starting a swarm: the source resolved, one branch call, each worker's task started.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream;
@@ -63,6 +64,7 @@ impl Swarms {
             source,
             task: spec.task.clone(),
             timeout_secs: spec.timeout.map(|t| t.as_secs_f64()),
+            cwd: spec.cwd.clone(),
             workers: ids
                 .iter()
                 .zip(0u32..)
@@ -70,6 +72,7 @@ impl Swarms {
                     index,
                     vm_id: vm_id.clone(),
                     process: None,
+                    runs: Vec::new(),
                     home: None,
                     start_error: None,
                     disposition: Disposition::Active,
@@ -170,29 +173,52 @@ impl Swarms {
             .clone();
         let ws = Workspace::new(target, home.clone(), home.clone());
         self.remember(&worker.vm_id, &ws);
-        let mut env = spec.env.clone();
-        env.push((WORKER_VAR.to_owned(), worker.index.to_string()));
-        env.push((SWARM_VAR.to_owned(), swarm.to_owned()));
         let command = match &spec.task {
             Task::Command { command } => command.clone(),
             Task::Agent(task) => {
                 let dir = agent::dir(&home, swarm);
                 agent::install(ws.target().as_ref(), &dir, task, worker.index).await?;
-                agent::command(&dir)
+                agent::command(&dir, false)
             }
         };
-        let bg = BgSpec {
-            command,
+        let run = Run {
+            swarm,
+            index: worker.index,
             cwd: spec.cwd.clone(),
-            // No name: a name makes the start scan every other process on the VM for a clash.
-            name: None,
-            env,
+            env: spec.env.clone(),
             timeout: spec.timeout,
         };
-        let started = tether_tools::start_process(&ws, bg).await?;
-        Ok(Launched {
-            process: started.id,
-            home,
-        })
+        let process = launch(&ws, command, run).await?;
+        Ok(Launched { process, home })
     }
+}
+
+/// How a worker's task (or an agent's follow-up run) is started.
+pub(super) struct Run<'a> {
+    pub swarm: &'a str,
+    pub index: u32,
+    pub cwd: Option<String>,
+    /// The variables given for it (tether adds `TETHER_WORKER` and `TETHER_SWARM`).
+    pub env: Vec<(String, String)>,
+    pub timeout: Option<Duration>,
+}
+
+/// Starts `command` on the worker as a background process; its id.
+pub(super) async fn launch(
+    ws: &Workspace,
+    command: String,
+    run: Run<'_>,
+) -> Result<String, SwarmError> {
+    let mut env = run.env;
+    env.push((WORKER_VAR.to_owned(), run.index.to_string()));
+    env.push((SWARM_VAR.to_owned(), run.swarm.to_owned()));
+    let bg = BgSpec {
+        command,
+        cwd: run.cwd,
+        // No name: a name makes the start scan every other process on the VM for a clash.
+        name: None,
+        env,
+        timeout: run.timeout,
+    };
+    Ok(tether_tools::start_process(ws, bg).await?.id)
 }
