@@ -1,5 +1,5 @@
-// The swarm tools for pi: swarm_start, swarm_status, swarm_wait, swarm_read, swarm_keep and
-// swarm_stop run in the sidecar (`swarm/call`, wire spec: crates/serve/README.md), which runs
+// The swarm tools for pi: swarm_start, swarm_status, swarm_wait, swarm_read, swarm_send,
+// swarm_keep and swarm_stop run in the sidecar (`swarm/call`, wire spec: crates/serve/README.md), which runs
 // tether's own implementation (`tether_swarm::tools`). Their descriptions and argument schemas
 // mirror that crate's (crates/swarm/src/tools.rs); the pi end-to-end tests check they match.
 // While a swarm this session started is unfinished, a widget lists its workers.
@@ -32,7 +32,7 @@ const REFRESH_MS = 2000;
 const WIDGET_WORKERS = 16;
 const ICONS: Record<string, string> = { starting: "⟳", running: "⟳", done: "✓", failed: "✗", timed_out: "⏱", stopped: "■" };
 
-// ---- descriptions: crates/swarm/src/tools.rs (START, STATUS, WAIT, READ, KEEP, STOP) ----------
+// ---- descriptions: crates/swarm/src/tools.rs (START, STATUS, WAIT, READ, SEND, KEEP, STOP) ----
 const START =
 	"Branch a VM (or a commit) into `count` workers in one call and run a task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the prompt becomes the index), or `prompts`, one per worker. Returns the swarm id and every worker's full VM id at once. Credentials reach workers only through `env`. Follow with swarm_wait or swarm_status.";
 const STATUS =
@@ -41,6 +41,8 @@ const WAIT =
 	"Wait until every worker of a swarm has finished (or `timeout` seconds pass: default 300), then gather each worker's state, exit code and the end of its output. On timeout, the partial results say who is still running.";
 const READ =
 	"Read one worker's output (by index or VM id): its last `tail` lines, or from a byte `offset` (the result says which offset continues). At most 50KB per call.";
+const SEND =
+	"Send agent workers a further message (default: every agent worker of the newest swarm). A working agent gets it as a follow-up once it has finished what it is doing (mode followUp, the default) or before its next model call (mode steer). An agent that has ended (done, failed, timed out, stopped) continues its conversation with the message in a new run and is working again. The variables given to swarm_start in `env` are not kept: pass them again in `env` for a follow-up run. Follow with swarm_wait.";
 const KEEP =
 	"Keep the chosen workers (indexes or VM ids) and delete every other worker's VM. The source VM is never touched. Kept workers keep running; vm_use one to work there.";
 const STOP =
@@ -90,6 +92,26 @@ const ReadArgs = Type.Object({
 	tail: Type.Optional(Type.Integer({ minimum: 0, description: "Return the last this many lines." })),
 	offset: Type.Optional(Type.Integer({ minimum: 0, description: "Return output from this byte offset on (default 0)." })),
 	wait: Type.Optional(Type.Number({ description: "Seconds to wait for output past `offset` (at most 60)." })),
+});
+const SendArgs = Type.Object({
+	swarm: swarm(),
+	workers: Type.Optional(
+		Type.Array(workerRef("A worker: its index or its VM id (or a unique prefix)."), {
+			description: "The workers to send to (indexes or VM ids). Default: every agent worker whose VM is left.",
+		}),
+	),
+	message: Type.String({ description: "The message: a further task, a correction, a question." }),
+	mode: Type.Optional(
+		Type.Union([Type.Literal("followUp"), Type.Literal("steer")], {
+			description: "followUp (default): after the agent has finished what it is doing; steer: before its next model call.",
+		}),
+	),
+	env: Type.Optional(
+		Type.Record(Type.String(), Type.String(), {
+			description:
+				"Environment variables for a follow-up run of an agent that has ended (e.g. the model's API key again). Nothing else from this machine is passed.",
+		}),
+	),
 });
 const KeepArgs = Type.Object({
 	swarm: swarm(),
@@ -258,6 +280,21 @@ export function registerSwarmTools(pi: ExtensionAPI, host: SwarmHost): { dispose
 		parameters: ReadArgs,
 		async execute(_id, p: Json) {
 			return result(await swarmCall("swarm_read", p));
+		},
+	});
+
+	pi.registerTool({
+		name: "swarm_send",
+		label: "Message agents",
+		description: SEND,
+		promptSnippet: "Send a swarm's agents a further message (ended agents continue)",
+		parameters: SendArgs,
+		async execute(_id, p: Json, _signal, _onUpdate, ctx) {
+			const r = await swarmCall("swarm_send", p);
+			// Agents that ended are working again: the widget follows the swarm once more.
+			const s = await (await host.rpc()).call("swarm/status", { swarm: r.details?.swarmId }).catch(() => undefined);
+			if (s) track(s, ctx, true);
+			return result(r);
 		},
 	});
 

@@ -64,7 +64,7 @@ const fn entry(
     }
 }
 
-const ENTRIES: [Entry; 28] = [
+const ENTRIES: [Entry; 29] = [
     entry(
         "create_vm",
         "Create VM",
@@ -240,6 +240,13 @@ const ENTRIES: [Entry; 28] = [
         swarm::READ,
         schema::<swarm::ReadArgs>,
         Effect::Reads,
+    ),
+    entry(
+        "swarm_send",
+        "Send swarm agents a message",
+        swarm::SEND,
+        schema::<swarm::SendArgs>,
+        Effect::Changes,
     ),
     entry(
         "swarm_keep",

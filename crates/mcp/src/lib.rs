@@ -9,8 +9,8 @@
 //!   until `vm_local`.
 //! - **Background processes**: `bg_start`, `bg_list`, `bg_logs`, `bg_stop` on the active target;
 //!   they outlive the call and this server.
-//! - **Swarms**: `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_keep`,
-//!   `swarm_stop` ([`tether_swarm::tools`]): branch a VM (the active one by default) into N
+//! - **Swarms**: `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_send`,
+//!   `swarm_keep`, `swarm_stop` ([`tether_swarm::tools`]): branch a VM (the active one by default) into N
 //!   workers, run a command or a pi agent on each, gather, keep the best; `swarm_wait` reports
 //!   how many workers are done as progress.
 //!

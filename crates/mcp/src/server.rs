@@ -31,7 +31,8 @@ const INSTRUCTIONS: &str = "tether runs bash, read, edit, write, ls, find, grep 
 processes (bg_*) on the active target: this machine, or a Vers VM chosen with vm_use (vm_local \
 switches back). create_vm makes a VM; vm_branch, vm_commit, vm_restore, vm_state, vm_delete and \
 vm_copy manage VMs. swarm_start branches a VM into N workers that each run a command or a pi \
-agent in the background; swarm_wait gathers them, swarm_keep keeps the best and deletes the rest. \
+agent in the background; swarm_wait gathers them, swarm_send gives agents a further message, \
+swarm_keep keeps the best and deletes the rest. \
 VM ids are full ids; a unique prefix is accepted as input.";
 
 /// The server's state, shared by all calls.

@@ -1,10 +1,12 @@
-//! The swarm tools — `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_keep`,
-//! `swarm_stop` ([`tether_swarm::tools`]) — on this server: one [`tether_swarm::Swarms`] per
+//! The swarm tools — `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_send`,
+//! `swarm_keep`, `swarm_stop` ([`tether_swarm::tools`]) — on this server: one [`tether_swarm::Swarms`] per
 //! session, the active VM as the default source, `swarm_wait`'s progress as notifications, and
 //! worker VMs a swarm deletes forgotten here too.
 
 use serde_json::{Map, Value};
-use tether_swarm::tools::{self as swarm, KeepArgs, ReadArgs, StartArgs, StatusArgs, StopArgs};
+use tether_swarm::tools::{
+    self as swarm, KeepArgs, ReadArgs, SendArgs, StartArgs, StatusArgs, StopArgs,
+};
 use tether_swarm::{Counts, SwarmStatus};
 use tether_tools::{Content, ToolOutput, args};
 use tokio_util::sync::CancellationToken;
@@ -61,6 +63,7 @@ fn check_arguments(name: &str, arguments: &Option<Map<String, Value>>) -> Result
         "swarm_status" => args::parse::<StatusArgs>(name, arguments).map(drop),
         "swarm_wait" => args::parse::<swarm::WaitArgs>(name, arguments).map(drop),
         "swarm_read" => args::parse::<ReadArgs>(name, arguments).map(drop),
+        "swarm_send" => args::parse::<SendArgs>(name, arguments).map(drop),
         "swarm_keep" => args::parse::<KeepArgs>(name, arguments).map(drop),
         "swarm_stop" => args::parse::<StopArgs>(name, arguments).map(drop),
         _ => Ok(()),

@@ -10,7 +10,7 @@
 //!   streamed as `exec/output` notifications; `exec/cancel` and timeouts kill the group;
 //!   no local environment variable is forwarded;
 //! - `fs/…`: read/write (exact bytes, atomic), stat, mkdir, readDir, imageType, glob, grep;
-//! - `swarm/…`: the six swarm tools (`tether_swarm::tools`) with live `swarm/update`
+//! - `swarm/…`: the seven swarm tools (`tether_swarm::tools`) with live `swarm/update`
 //!   notifications while `swarm_wait` waits, cancel, and the status for pi's widget.
 //!
 //! One message per line on stdin and stdout; logs go to stderr only. The wire spec (handshake,

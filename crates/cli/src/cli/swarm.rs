@@ -37,6 +37,13 @@ pub(crate) enum SwarmCommand {
     Wait(WaitArgs),
     /// Print one worker's output.
     Read(ReadArgs),
+    /// Send agent workers a further message (default: every agent worker).
+    ///
+    /// A working agent gets it once it has finished what it is doing (--steer: before its next
+    /// model call). An agent that has ended continues its pi session with the message in a new
+    /// run and is working again; that run gets TETHER_WORKER, TETHER_SWARM and the -e
+    /// variables given here, not the ones given to `swarm start` (tether does not keep them).
+    Send(SendArgs),
     /// Keep the given workers (indexes or VM ids) and delete every other worker's VM.
     ///
     /// The source VM is never touched. Kept workers go on running.
@@ -145,6 +152,31 @@ pub(crate) struct ReadArgs {
     /// Keep printing new output until the worker finishes.
     #[arg(short, long)]
     pub follow: bool,
+}
+
+/// Options of `tether swarm send`.
+#[derive(Debug, Args)]
+pub(crate) struct SendArgs {
+    /// The message: a further task, a correction, a question.
+    #[arg(value_name = "MESSAGE")]
+    pub message: String,
+
+    /// The swarm (id or unique prefix) [default: the newest swarm].
+    #[arg(short, long, value_name = "SWARM")]
+    pub swarm: Option<String>,
+
+    /// A worker to send to: its index or VM id (repeatable) [default: every agent worker].
+    #[arg(short, long = "worker", value_name = "WORKER")]
+    pub workers: Vec<String>,
+
+    /// Steer: the working agent gets the message before its next model call, not after it
+    /// has finished.
+    #[arg(long)]
+    pub steer: bool,
+
+    /// Set an environment variable for a follow-up run (repeatable).
+    #[arg(short = 'e', long = "env", value_name = "K=V", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
 }
 
 /// Options of `tether swarm keep`.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tether_swarm::{
-    AgentTask, Gathered, KeepOutcome, Limits, StartProgress, SwarmSpec, SwarmStatus, Swarms, Task,
-    WorkerState, WorkerStatus,
+    AgentTask, Gathered, KeepOutcome, Limits, SendMode, Sent, StartProgress, SwarmSpec,
+    SwarmStatus, Swarms, Task, WorkerState, WorkerStatus,
 };
 use tether_tools::Window;
 
@@ -37,6 +37,7 @@ pub(crate) async fn run(ctx: &Ctx, command: SwarmCommand) -> anyhow::Result<u8> 
         SwarmCommand::Status(a) => status(ctx, &swarms, a.swarm.as_deref()).await,
         SwarmCommand::Wait(a) => wait(ctx, &swarms, a.swarm.as_deref(), a.timeout).await,
         SwarmCommand::Read(a) => read(ctx, &swarms, a).await.map(|()| 0),
+        SwarmCommand::Send(a) => send(ctx, &swarms, a).await.map(|()| 0),
         SwarmCommand::Keep(a) => keep(ctx, &swarms, a).await.map(|()| 0),
         SwarmCommand::Stop(a) => stop(ctx, &swarms, a).await.map(|()| 0),
     }
@@ -436,6 +437,28 @@ fn print_output(
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(&logs.bytes)?;
     stdout.flush()?;
+    Ok(())
+}
+
+async fn send(ctx: &Ctx, swarms: &Swarms, a: args::SendArgs) -> anyhow::Result<()> {
+    let mode = match a.steer {
+        true => SendMode::Steer,
+        false => SendMode::FollowUp,
+    };
+    let outcome = swarms
+        .send(a.swarm.as_deref(), &a.workers, &a.message, mode, &a.env)
+        .await?;
+    let mut text = vec![format!("swarm {}:", outcome.swarm_id)];
+    text.extend(outcome.lines());
+    ctx.out.print(&text.join("\n"), &outcome.to_json())?;
+    let failed = outcome
+        .workers
+        .iter()
+        .filter(|(_, _, sent)| matches!(sent, Sent::Failed { .. }))
+        .count();
+    if failed > 0 {
+        anyhow::bail!("{failed} worker(s) did not get the message; send it to them again");
+    }
     Ok(())
 }
 

@@ -60,6 +60,7 @@ async fn every_tool_is_listed_with_a_valid_schema() {
         ("read", vec!["path"]),
         ("swarm_keep", vec!["workers"]),
         ("swarm_read", vec!["worker"]),
+        ("swarm_send", vec!["message"]),
         ("swarm_start", vec!["count"]),
         ("swarm_status", vec![]),
         ("swarm_stop", vec![]),
@@ -100,6 +101,7 @@ async fn every_tool_is_listed_with_a_valid_schema() {
         assert_eq!(hints(name), (true, false), "{name} only reads");
     }
     assert_eq!(hints("swarm_start"), (false, false));
+    assert_eq!(hints("swarm_send"), (false, false));
     for name in ["swarm_keep", "swarm_stop"] {
         assert_eq!(hints(name), (false, true), "{name} deletes VMs");
     }

@@ -1,4 +1,4 @@
-//! `swarm/call` (the six swarm tools, with `swarm/update` notifications while `swarm_wait`
+//! `swarm/call` (the seven swarm tools, with `swarm/update` notifications while `swarm_wait`
 //! waits), `swarm/cancel` and `swarm/status` (for pi's widget).
 
 use serde::Deserialize;
@@ -12,7 +12,8 @@ use crate::state::State;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct CallParams {
-    /// `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_keep` or `swarm_stop`.
+    /// `swarm_start`, `swarm_status`, `swarm_wait`, `swarm_read`, `swarm_send`, `swarm_keep` or
+    /// `swarm_stop`.
     tool: String,
     /// The tool's arguments as the model sent them.
     #[serde(default)]

@@ -47,6 +47,11 @@ fn advertised_like_tether_swarm(turn: &Turn) {
             schemars::schema_for!(tools::ReadArgs),
         ),
         (
+            "swarm_send",
+            tools::SEND,
+            schemars::schema_for!(tools::SendArgs),
+        ),
+        (
             "swarm_keep",
             tools::KEEP,
             schemars::schema_for!(tools::KeepArgs),

@@ -240,7 +240,7 @@ async fn swarm_mistakes_are_errors_the_model_can_act_on() {
             .await;
         assert_eq!(
             no_tool["message"],
-            "there is no swarm tool \"swarm_go\"; they are: swarm_start, swarm_status, swarm_wait, swarm_read, swarm_keep, swarm_stop"
+            "there is no swarm tool \"swarm_go\"; they are: swarm_start, swarm_status, swarm_wait, swarm_read, swarm_send, swarm_keep, swarm_stop"
         );
         let none_yet = serve.error("swarm/status", json!({})).await;
         assert_eq!(

@@ -101,13 +101,6 @@ impl SendOutcome {
             })
             .collect()
     }
-
-    /// Whether any worker got the message.
-    pub fn any_sent(&self) -> bool {
-        self.workers
-            .iter()
-            .any(|(_, _, sent)| !matches!(sent, Sent::Failed { .. }))
-    }
 }
 
 /// How one worker got the message.
