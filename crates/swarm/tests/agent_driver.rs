@@ -673,31 +673,14 @@ async fn extension_dialogs_are_cancelled_not_awaited() -> anyhow::Result<()> {
     .await
 }
 
-/// Each message of a model request as (role, text).
-fn conversation(turn: &Turn) -> Vec<(String, String)> {
-    let messages = turn.body["messages"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    messages
-        .iter()
-        .map(|m| {
-            let text = match &m["content"] {
-                Value::String(text) => text.clone(),
-                Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect(),
-                _ => String::new(),
-            };
-            (m["role"].as_str().unwrap_or_default().to_owned(), text)
-        })
-        .collect()
-}
-
 /// The text of the request's last message, checked to be the user's.
 fn last_user(turn: &Turn) -> anyhow::Result<String> {
-    match conversation(turn).pop() {
-        Some((role, text)) if role == "user" => Ok(text),
-        other => bail!("the request does not end with a user message: {other:?}"),
-    }
+    turn.last_user_text().with_context(|| {
+        format!(
+            "the request does not end with a user message: {:?}",
+            turn.conversation()
+        )
+    })
 }
 
 /// Messages reach the running agent: a steer before its next model call, a follow-up once it
@@ -743,14 +726,14 @@ export default function (pi) {{
 
         // The steer follows the tool's result in pi's next model request.
         let turn = driver.next(&mut worker.llm, prompt).await?;
-        ensure!(last_user(&turn)? == "look at this too", "{:?}", conversation(&turn));
+        ensure!(last_user(&turn)? == "look at this too", "{:?}", turn.conversation());
         worker.message("then this", "followUp")?;
         worker.taken(2).await?;
         turn.text("steered");
 
         // The follow-up comes once the agent would have ended.
         let turn = driver.next(&mut worker.llm, prompt).await?;
-        let said = conversation(&turn);
+        let said = turn.conversation();
         let tail: Vec<(&str, &str)> = said[said.len() - 2..]
             .iter()
             .map(|(r, t)| (r.as_str(), t.as_str()))
@@ -760,7 +743,7 @@ export default function (pi) {{
 
         // The extension's message, too late for that run, is the next prompt.
         let turn = driver.next(&mut worker.llm, prompt).await?;
-        ensure!(last_user(&turn)? == "one more thing", "{:?}", conversation(&turn));
+        ensure!(last_user(&turn)? == "one more thing", "{:?}", turn.conversation());
         turn.text("last");
 
         let ended = driver.ended().await?;
@@ -807,7 +790,7 @@ async fn a_follow_up_run_continues_the_session() -> anyhow::Result<()> {
                 worker.message("which number?", "followUp")?;
                 let mut driver = worker.drive_again()?;
                 let turn = driver.next(&mut worker.llm, prompt).await?;
-                let said = conversation(&turn);
+                let said = turn.conversation();
                 let texts: Vec<(&str, &str)> = said
                     .iter()
                     .filter(|(r, _)| r != "system")

@@ -217,6 +217,30 @@ impl Turn {
         Ok(results.remove(0))
     }
 
+    /// Every message of the request as (role, text), in order: how the conversation stands.
+    pub fn conversation(&self) -> Vec<(String, String)> {
+        let messages = self.body["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        messages
+            .iter()
+            .map(|m| {
+                let role = m["role"].as_str().unwrap_or_default().to_owned();
+                (role, content_text(&m["content"]))
+            })
+            .collect()
+    }
+
+    /// The text of the request's last message if it is the user's (a prompt, a steer or a
+    /// follow-up pi delivered).
+    pub fn last_user_text(&self) -> Option<String> {
+        match self.conversation().pop() {
+            Some((role, text)) if role == "user" => Some(text),
+            _ => None,
+        }
+    }
+
     /// The system prompt pi sent.
     pub fn system_prompt(&self) -> String {
         self.first_text("system")

@@ -1,11 +1,12 @@
 //! Agent workers: a real pi on each branch, driven by a scripted model. One finishes and is
-//! done; the other's pi is killed mid-task and shows as failed, never "working".
+//! done; the other's pi is killed mid-task and shows as failed, never "working". Messages sent
+//! to an agent: steered in, followed up, and continued in a new run after it has ended.
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use tether_swarm::{AgentTask, Limits, SwarmSpec, Task, WorkerState};
+use tether_swarm::{AgentTask, Limits, SendMode, Sent, SwarmSpec, Task, WorkerState, tools};
 use tether_testkit::{MockLlm, PiInstall, Turn, within};
 use tether_tools::Window;
 
@@ -53,6 +54,32 @@ async fn next_turn(llm: &mut MockLlm, rig: &Rig, swarm: &str) -> anyhow::Result<
     }
 }
 
+/// Puts pi and a models.json pointing at the scripted model on the source VM (the workers
+/// inherit both by branching); the command that starts pi there.
+async fn install_pi(rig: &Rig, install: &PiInstall, llm: &MockLlm) -> anyhow::Result<String> {
+    let modules = install
+        .cli
+        .ancestors()
+        .find(|p| p.ends_with("node_modules"))
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow::anyhow!("no node_modules above {}", install.cli.display()))?;
+    let relative = install.cli.strip_prefix(&modules)?.display().to_string();
+    let source = rig.swarms.router().target(&rig.source).await?;
+    tether_target::upload_tree(&modules.display().to_string(), source.as_ref(), PI_ON_VM).await?;
+    // VMs see this machine's /usr; a node installed elsewhere goes along with pi.
+    if !install.node.starts_with("/usr") {
+        let node = install.node.display().to_string();
+        tether_target::upload_file(&node, source.as_ref(), "/usr/local/bin/node").await?;
+        rig.sh(&rig.source, "chmod 755 /usr/local/bin/node").await?;
+    }
+    source.mkdir_all("/root/.pi/agent").await?;
+    let models = llm.models_json().to_string();
+    source
+        .write_file("/root/.pi/agent/models.json", models.as_bytes())
+        .await?;
+    Ok(format!("node {PI_ON_VM}/{relative}"))
+}
+
 #[tokio::test]
 async fn two_agents_one_done_one_killed_mid_task_is_failed() {
     let install = match PiInstall::find(PI_VERSION) {
@@ -66,36 +93,13 @@ async fn two_agents_one_done_one_killed_mid_task_is_failed() {
         let rig = Rig::start(Limits::default()).await?;
         let mut llm = MockLlm::start().await?;
 
-        // The source VM gets pi and a models.json pointing at the scripted model; the
-        // workers inherit both by branching.
-        let modules = install
-            .cli
-            .ancestors()
-            .find(|p| p.ends_with("node_modules"))
-            .map(Path::to_path_buf)
-            .ok_or_else(|| anyhow::anyhow!("no node_modules above {}", install.cli.display()))?;
-        let relative = install.cli.strip_prefix(&modules)?.display().to_string();
-        let source = rig.swarms.router().target(&rig.source).await?;
-        tether_target::upload_tree(&modules.display().to_string(), source.as_ref(), PI_ON_VM)
-            .await?;
-        // VMs see this machine's /usr; a node installed elsewhere goes along with pi.
-        if !install.node.starts_with("/usr") {
-            let node = install.node.display().to_string();
-            tether_target::upload_file(&node, source.as_ref(), "/usr/local/bin/node").await?;
-            rig.sh(&rig.source, "chmod 755 /usr/local/bin/node").await?;
-        }
-        source.mkdir_all("/root/.pi/agent").await?;
-        let models = llm.models_json().to_string();
-        source
-            .write_file("/root/.pi/agent/models.json", models.as_bytes())
-            .await?;
-
+        let pi = install_pi(&rig, &install, &llm).await?;
         let spec = SwarmSpec {
             source: rig.source.clone(),
             count: 2,
             // One prompt per worker; `{worker}` still becomes the index.
             task: Task::Agent(AgentTask {
-                pi: Some(format!("node {PI_ON_VM}/{relative}")),
+                pi: Some(pi.clone()),
                 provider: Some("mock".into()),
                 model: Some("mock-1".into()),
                 args: vec!["-ne".into(), "-nc".into()],
@@ -179,6 +183,158 @@ async fn two_agents_one_done_one_killed_mid_task_is_failed() {
         let left = rig.sh(w1, "ps -eo args | grep -c '[c]li.js' || true").await?;
         assert_eq!(left.trim(), "0");
         rig.swarms.stop(Some(&id), true).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// The texts of a request's last `n` messages as (role, text).
+fn last(turn: &Turn, n: usize) -> Vec<(String, String)> {
+    let said = turn.conversation();
+    said[said.len().saturating_sub(n)..].to_vec()
+}
+
+fn pair(role: &str, text: &str) -> (String, String) {
+    (role.to_owned(), text.to_owned())
+}
+
+/// One agent worker gets messages: a steer while it works reaches the model's next request; a
+/// follow-up comes once it would have ended, and it is done only after answering it; after it
+/// has ended, a message starts a follow-up run that continues the same conversation.
+#[tokio::test]
+async fn agent_follow_up_messages_steer_follow_and_continue_after_the_end() {
+    let install = match PiInstall::find(PI_VERSION) {
+        Ok(install) => install,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    within(STEP * 3, "messages to an agent worker", async {
+        let rig = Rig::start(Limits::default()).await?;
+        let mut llm = MockLlm::start().await?;
+        let pi = install_pi(&rig, &install, &llm).await?;
+        let prompt = "You are worker 0. Remember the number 42.";
+        let spec = SwarmSpec {
+            source: rig.source.clone(),
+            count: 1,
+            task: Task::Agent(AgentTask {
+                prompt: "You are worker {worker}. Remember the number 42.".into(),
+                pi: Some(pi),
+                provider: Some("mock".into()),
+                model: Some("mock-1".into()),
+                args: vec!["-ne".into(), "-nc".into()],
+                ..AgentTask::default()
+            }),
+            timeout: Some(Duration::from_secs(300)),
+            env: Vec::new(),
+            cwd: None,
+        };
+        let id = rig.swarms.start(spec, &quiet).await?.swarm_id;
+        let s = &rig.swarms;
+        let env = [("PI_OFFLINE".to_owned(), "1".to_owned())];
+        let all: &[String] = &[];
+
+        // A steer while the model is asked reaches its next request, after the tool's result.
+        let turn = next_turn(&mut llm, &rig, &id).await?;
+        assert_eq!(turn.user_text(), prompt);
+        let sent = s
+            .send(Some(&id), all, "also check the disk", SendMode::Steer, &env)
+            .await?;
+        assert_eq!(sent.workers[0].2, Sent::Delivered, "{:?}", sent.lines());
+        turn.tool("bash", json!({"command": "echo checked"}));
+        let turn = next_turn(&mut llm, &rig, &id).await?;
+        assert_eq!(
+            turn.last_user_text().as_deref(),
+            Some("also check the disk")
+        );
+
+        // A follow-up comes after the answer that would have ended the agent.
+        let zero = ["0".to_owned()];
+        let sent = s
+            .send(Some(&id), &zero, "then say bye", SendMode::FollowUp, &env)
+            .await?;
+        assert_eq!(sent.workers[0].2, Sent::Delivered);
+        turn.text("the number is 42, the disk is fine");
+        let turn = next_turn(&mut llm, &rig, &id).await?;
+        let expected = [
+            pair("assistant", "the number is 42, the disk is fine"),
+            pair("user", "then say bye"),
+        ];
+        assert_eq!(last(&turn, 2), expected);
+        let status = s.status(Some(&id)).await?;
+        assert_eq!(
+            status.workers[0].state,
+            WorkerState::Running,
+            "{}",
+            status.text()
+        );
+        turn.text("bye");
+        let gathered = s.wait(Some(&id), STEP, &mut |_| {}, None).await?;
+        let w0 = &gathered.status.workers[0];
+        assert_eq!(w0.state, WorkerState::Done, "{}", w0.line());
+        let tail = w0.tail.clone().unwrap_or_default();
+        assert!(tail.contains("» steer: also check the disk"), "{tail}");
+        assert!(tail.contains("» follow-up: then say bye"), "{tail}");
+
+        // Done: a message starts a follow-up run that continues the conversation.
+        let sent = s
+            .send(Some(&id), all, "which number?", SendMode::FollowUp, &env)
+            .await?;
+        assert!(
+            matches!(sent.workers[0].2, Sent::Started { run: 2, .. }),
+            "{:?}",
+            sent.lines()
+        );
+        let status = s.status(Some(&id)).await?;
+        assert_eq!(
+            status.workers[0].state,
+            WorkerState::Running,
+            "{}",
+            status.text()
+        );
+        let turn = next_turn(&mut llm, &rig, &id).await?;
+        let said = turn.conversation();
+        let users: Vec<&str> = said
+            .iter()
+            .filter(|(r, _)| r == "user")
+            .map(|(_, t)| t.as_str())
+            .collect();
+        assert_eq!(
+            users,
+            [
+                prompt,
+                "also check the disk",
+                "then say bye",
+                "which number?"
+            ],
+            "{said:?}"
+        );
+        for answer in ["the number is 42, the disk is fine", "bye"] {
+            assert!(said.contains(&pair("assistant", answer)), "{said:?}");
+        }
+        turn.text("42");
+        let gathered = s.wait(Some(&id), STEP, &mut |_| {}, None).await?;
+        assert_eq!(gathered.status.workers[0].state, WorkerState::Done);
+
+        // swarm_read reads the new run, and says which it is.
+        let read = tools::call(
+            s,
+            "swarm_read",
+            json!({"worker": 0}).as_object().cloned(),
+            None,
+            &mut |_| {},
+            None,
+        )
+        .await?;
+        let text = read.joined_text();
+        assert!(text.contains("run 2 of 2"), "{text}");
+        assert!(text.contains("» follow-up: which number?\n42"), "{text}");
+        assert!(!text.contains("then say bye"), "{text}");
+        let record = rig.fresh().find(Some(&id))?;
+        assert_eq!(record.workers[0].runs.len(), 1);
+        s.stop(Some(&id), true).await?;
         Ok(())
     })
     .await

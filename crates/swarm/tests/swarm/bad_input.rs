@@ -1,7 +1,8 @@
-//! Bad input: clear errors before anything is made, clear results after; no VM leaked.
+//! Bad input: clear errors before anything is made, clear results after; no VM leaked. Messages
+//! that no agent can take are refused before anything is written.
 
 use tether_router::ErrorKind;
-use tether_swarm::{Limits, WorkerState};
+use tether_swarm::{AgentTask, Limits, SendMode, Task, WorkerState};
 use tether_testkit::within;
 
 use crate::common::{Rig, STEP, command, quiet};
@@ -82,6 +83,77 @@ async fn bad_requests_fail_first_and_quick_exits_are_results() {
         );
         let keep_none = s.keep(None, &[]).await?;
         assert_eq!(keep_none.deleted.len(), 2);
+        assert_eq!(rig.vms().await?, before, "VMs leaked");
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// Messages that cannot go anywhere are refused before anything is written or started: to a
+/// command swarm or worker, an unknown or deleted worker, an empty message, a bad variable.
+#[tokio::test]
+async fn messages_nobody_can_take_are_refused_and_start_nothing() {
+    within(STEP * 2, "refused messages", async {
+        let limits = Limits {
+            max_workers: 4,
+            concurrency: 4,
+        };
+        let rig = Rig::start(limits).await?;
+        let before = rig.vms().await?;
+        let s = &rig.swarms;
+        let none: &[String] = &[];
+        let followup = SendMode::FollowUp;
+
+        let commands = s.start(command(&rig.source, 1, "true"), &quiet).await?;
+        let cid = commands.swarm_id.clone();
+        let vm = commands.workers[0].vm_id.clone();
+        let err = s.send(Some(&cid), none, "hi", followup, &[]).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        assert!(err.to_string().contains("runs a command on each worker, not an agent"), "{err}");
+        let err = s.send(Some(&cid), &["0".into()], "hi", followup, &[]).await;
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            format!(
+                "worker 0 of swarm {cid} runs a command, not an agent; run commands with bash on its VM {vm} (vm_exec, or vm_use it)"
+            )
+        );
+
+        // Agents whose pi cannot start: they fail at once, and are still agents to refuse for.
+        let mut spec = command(&rig.source, 2, "");
+        spec.task = Task::Agent(AgentTask {
+            prompt: "p".into(),
+            pi: Some("false".into()),
+            ..AgentTask::default()
+        });
+        let aid = s.start(spec, &quiet).await?.swarm_id;
+        s.wait(Some(&aid), STEP, &mut |_| {}, None).await?;
+        let started = rig.fresh().find(Some(&aid))?;
+        let empty = s.send(Some(&aid), none, " \n", followup, &[]).await.unwrap_err();
+        assert!(empty.to_string().starts_with("the message is empty"), "{empty}");
+        let unknown = s.send(Some(&aid), &["5".into()], "hi", followup, &[]).await;
+        let unknown = unknown.unwrap_err();
+        assert_eq!(unknown.kind(), ErrorKind::NotFound);
+        assert!(unknown.to_string().contains("its workers are 0 to 1"), "{unknown}");
+        let reserved = [("TETHER_WORKER".to_owned(), "9".to_owned())];
+        let err = s.send(Some(&aid), none, "hi", followup, &reserved).await;
+        assert!(err.unwrap_err().to_string().contains("set by tether"));
+        s.keep(Some(&aid), &["0".into()]).await?;
+        let gone = s.send(Some(&aid), &["1".into()], "hi", SendMode::Steer, &[]).await;
+        let gone = gone.unwrap_err().to_string();
+        assert!(gone.contains("worker 1 of swarm") && gone.contains("was deleted"), "{gone}");
+
+        // Nothing was started or left in an inbox.
+        let after = rig.fresh().find(Some(&aid))?;
+        let processes = |r: &tether_swarm::SwarmRecord| -> Vec<(Option<String>, usize)> {
+            r.workers.iter().map(|w| (w.process.clone(), w.runs.len())).collect()
+        };
+        assert_eq!(processes(&after), processes(&started));
+        let inbox = format!("ls -A \"$HOME/.tether/swarm/{aid}/inbox\" 2>/dev/null | wc -l");
+        assert_eq!(rig.sh(&after.workers[0].vm_id, &inbox).await?.trim(), "0");
+
+        s.keep(Some(&aid), &[]).await?;
+        s.keep(Some(&cid), &[]).await?;
         assert_eq!(rig.vms().await?, before, "VMs leaked");
         Ok(())
     })
