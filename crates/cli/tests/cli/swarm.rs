@@ -1,4 +1,4 @@
-//! `tether swarm`: start, wait (exit codes, progress lines), read, keep, stop, ls, JSON, bad
+//! `tether swarm`: start, wait (exit codes, progress lines), read, send, keep, stop, ls, JSON, bad
 //! input — the real binary, each command a fresh process that finds the swarm again.
 
 use std::collections::BTreeSet;
@@ -63,6 +63,14 @@ async fn a_swarm_runs_is_gathered_read_kept_and_stopped() {
 
     let read = env.run(&["swarm", "read", "1"]).await;
     assert_eq!(read.ok(), "hi from 1");
+    // send: only agents take messages; the error says where commands go instead.
+    let sent = env.run(&["swarm", "send", "-w", "1", "hello"]).await;
+    assert_eq!(sent.code, 2, "{sent:?}");
+    assert!(
+        sent.stderr.contains("worker 1 of swarm")
+            && sent.stderr.contains("runs a command, not an agent"),
+        "{sent:?}"
+    );
     let listed = env.run(&["swarm", "ls"]).await;
     assert!(listed.ok().contains(&swarm), "{listed:?}");
     let json_status = env.run(&["--json", "swarm", "status"]).await.json();
