@@ -1,7 +1,7 @@
 // tether for pi: VM tools, and pi's own bash/read/edit/write/ls/find/grep routed to the active
 // Vers VM. Every remote operation is a JSON-RPC call to the Rust sidecar `tether serve`
 // (wire spec: crates/serve/README.md); this file only wires pi's tool definitions to it. The
-// swarm tools and their widget are in swarm.ts.
+// swarm tools and their widget are in swarm.ts, the background-process tools in background.ts.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -26,6 +26,7 @@ import {
 	VERSION,
 } from "@mariozechner/pi-coding-agent";
 import { Type } from "typebox";
+import { registerBackgroundTools } from "./background.js";
 import { registerSwarmTools } from "./swarm.js";
 
 type Json = any;
@@ -417,7 +418,7 @@ export default function tether(pi: ExtensionAPI) {
 		executionMode: "sequential",
 		async execute(_id, p: Json, _s, _u, ctx) {
 			const r = await useVm(p.vmId, ctx, p.cwd);
-			return text(`Routing to ${r.vmId}: bash, read, edit, write, ls, find and grep now run on this VM (working directory ${r.cwd}, home ${r.home}). Use vm_local to switch back.`, { vmId: r.vmId, cwd: r.cwd, home: r.home });
+			return text(`Routing to ${r.vmId}: bash, read, edit, write, ls, find, grep and bg_* now run on this VM (working directory ${r.cwd}, home ${r.home}). Use vm_local to switch back.`, { vmId: r.vmId, cwd: r.cwd, home: r.home });
 		},
 	});
 
@@ -538,6 +539,7 @@ export default function tether(pi: ExtensionAPI) {
 		},
 	});
 
+	registerBackgroundTools(pi, { call, active: () => active });
 	const swarms = registerSwarmTools(pi, { rpc, activeVm: () => active?.vmId, goLocal });
 
 	pi.registerCommand("vers", {

@@ -4,6 +4,7 @@ use serde_json::json;
 use tether_router::{ErrorKind, RouterError};
 use tether_swarm::SwarmError;
 use tether_target::TargetError;
+use tether_tools::ToolError;
 use tether_vers::VersError;
 
 use crate::protocol::{RpcError, code};
@@ -134,6 +135,9 @@ pub enum ServeError {
     /// A swarm tool failed.
     #[error(transparent)]
     Swarm(Box<SwarmError>),
+    /// A background-process tool failed.
+    #[error(transparent)]
+    Tool(Box<ToolError>),
 }
 
 /// How many ids a message lists at most.
@@ -194,6 +198,15 @@ impl From<RouterError> for ServeError {
     }
 }
 
+impl From<ToolError> for ServeError {
+    fn from(err: ToolError) -> ServeError {
+        match err {
+            ToolError::Target(err) => ServeError::Target(err),
+            err => ServeError::Tool(Box::new(err)),
+        }
+    }
+}
+
 impl From<SwarmError> for ServeError {
     fn from(err: SwarmError) -> ServeError {
         ServeError::Swarm(Box::new(err))
@@ -208,6 +221,11 @@ impl ServeError {
             ServeError::Vers(err) => ErrorKind::of(err),
             ServeError::Target(err) => ErrorKind::of(err),
             ServeError::Swarm(err) => err.kind(),
+            ServeError::Tool(err) => match err.as_ref() {
+                ToolError::NoSuchProcess { .. } => ErrorKind::NotFound,
+                ToolError::BadArguments { .. } | ToolError::NameTaken { .. } => ErrorKind::Usage,
+                err => ErrorKind::of(err),
+            },
             ServeError::UnknownId { .. } | ServeError::VmGone { .. } => ErrorKind::NotFound,
             ServeError::NoActiveVm
             | ServeError::BadPlace { .. }

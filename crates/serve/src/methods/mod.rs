@@ -1,7 +1,8 @@
 //! The methods, by resource: `backend/…` and `vm/…` (lifecycle, the active VM), `exec`
 //! (streamed commands), `fs/…` (files for pi's read/edit/write/ls/find/grep), `vm/copy`,
-//! `swarm/…` (the swarm tools).
+//! `swarm/…` (the swarm tools), `bg/call` (background processes).
 
+mod background;
 mod copy;
 mod exec;
 mod fs;
@@ -41,6 +42,7 @@ pub(crate) async fn call(state: &State, method: &str, params: Value) -> Result<V
         "fs/imageType" => reply(fs::image_type(state, parse(method, params)?).await),
         "fs/glob" => reply(fs::glob(state, parse(method, params)?).await),
         "fs/grep" => reply(fs::grep(state, parse(method, params)?).await),
+        "bg/call" => reply(background::call(state, parse(method, params)?).await),
         "swarm/call" => reply(swarm::call(state, parse(method, params)?).await),
         "swarm/cancel" => reply(swarm::cancel(state, parse(method, params)?)),
         "swarm/status" => reply(swarm::status(state, parse(method, params)?).await),

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tether_swarm::tools;
 use tether_testkit::within;
 
-use crate::harness::{Rig, Turn};
+use crate::harness::{Rig, Turn, advertised_like};
 use crate::rig;
 
 /// The whole of one test (each model request and pi event also has its own deadline).
@@ -16,92 +16,49 @@ const TEST_DEADLINE: Duration = Duration::from_secs(300);
 
 const WIDGET: &str = "tether-swarm";
 
-/// `text` with every run of whitespace as one space (doc comments wrap where JSON need not).
-fn words(text: &Value) -> String {
-    let text = text.as_str().unwrap_or_default();
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// Each swarm tool pi advertises has the description and argument names, required ones and
 /// descriptions of `tether_swarm::tools` (what the MCP server and the CLI use).
 fn advertised_like_tether_swarm(turn: &Turn) {
-    let schemas = [
-        (
-            "swarm_start",
-            tools::START,
-            schemars::schema_for!(tools::StartArgs),
-        ),
-        (
-            "swarm_status",
-            tools::STATUS,
-            schemars::schema_for!(tools::StatusArgs),
-        ),
-        (
-            "swarm_wait",
-            tools::WAIT,
-            schemars::schema_for!(tools::WaitArgs),
-        ),
-        (
-            "swarm_read",
-            tools::READ,
-            schemars::schema_for!(tools::ReadArgs),
-        ),
-        (
-            "swarm_send",
-            tools::SEND,
-            schemars::schema_for!(tools::SendArgs),
-        ),
-        (
-            "swarm_keep",
-            tools::KEEP,
-            schemars::schema_for!(tools::KeepArgs),
-        ),
-        (
-            "swarm_stop",
-            tools::STOP,
-            schemars::schema_for!(tools::StopArgs),
-        ),
-    ];
-    let advertised = turn.body["tools"].as_array().unwrap();
-    for (name, description, schema) in schemas {
-        let function = advertised
-            .iter()
-            .map(|t| &t["function"])
-            .find(|f| f["name"] == name)
-            .unwrap_or_else(|| panic!("{name} is not advertised"));
-        assert_eq!(function["description"], description, "{name}");
-        let want = serde_json::to_value(schema).unwrap();
-        let got = &function["parameters"];
-        let names = |schema: &Value| -> BTreeSet<String> {
-            schema["properties"]
-                .as_object()
-                .map(|p| p.keys().cloned().collect())
-                .unwrap_or_default()
-        };
-        assert_eq!(names(got), names(&want), "{name}'s arguments");
-        let required = |schema: &Value| -> BTreeSet<String> {
-            schema["required"]
-                .as_array()
-                .map(|r| {
-                    r.iter()
-                        .filter_map(|n| n.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        assert_eq!(
-            required(got),
-            required(&want),
-            "{name}'s required arguments"
-        );
-        for arg in names(&want) {
-            assert_eq!(
-                words(&got["properties"][&arg]["description"]),
-                words(&want["properties"][&arg]["description"]),
-                "{name}.{arg}"
-            );
-        }
-    }
+    advertised_like(
+        turn,
+        &[
+            (
+                "swarm_start",
+                tools::START,
+                schemars::schema_for!(tools::StartArgs),
+            ),
+            (
+                "swarm_status",
+                tools::STATUS,
+                schemars::schema_for!(tools::StatusArgs),
+            ),
+            (
+                "swarm_wait",
+                tools::WAIT,
+                schemars::schema_for!(tools::WaitArgs),
+            ),
+            (
+                "swarm_read",
+                tools::READ,
+                schemars::schema_for!(tools::ReadArgs),
+            ),
+            (
+                "swarm_send",
+                tools::SEND,
+                schemars::schema_for!(tools::SendArgs),
+            ),
+            (
+                "swarm_keep",
+                tools::KEEP,
+                schemars::schema_for!(tools::KeepArgs),
+            ),
+            (
+                "swarm_stop",
+                tools::STOP,
+                schemars::schema_for!(tools::StopArgs),
+            ),
+        ],
+    );
 }
 
 /// The lines of each `setWidget` pi was asked for under `key` (`None`: cleared).

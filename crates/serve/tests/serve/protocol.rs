@@ -141,3 +141,82 @@ async fn closing_stdin_cancels_running_commands_and_exits() {
         ps.stdout_str()
     );
 }
+
+#[tokio::test]
+async fn bg_call_runs_the_background_tools_on_the_vm_with_error_codes() {
+    let setup = Setup::start().await;
+    let mut serve = setup.serve();
+    let vm = serve.active_vm().await;
+    let started = serve
+        .call(
+            "bg/call",
+            json!({"tool": "bg_start", "args": {"command": "echo hi; exec sleep 3519.5", "name": "s"}}),
+        )
+        .await;
+    let id = started["details"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["details"]["cwd"], "/root", "{started}");
+    let listed = serve
+        .call("bg/call", json!({"tool": "bg_list", "vmId": &vm[..8]}))
+        .await;
+    let processes = listed["details"]["processes"].as_array().unwrap();
+    assert_eq!(
+        (processes.len(), &processes[0]["id"], &processes[0]["state"]),
+        (1, &json!(id), &json!("running")),
+        "{listed}"
+    );
+    let first = serve
+        .call(
+            "bg/call",
+            json!({"tool": "bg_logs", "args": {"id": id, "offset": 0, "wait": 30}}),
+        )
+        .await;
+    assert!(
+        first["text"].as_str().unwrap().starts_with("hi\n"),
+        "{first}"
+    );
+    let stopped = serve
+        .call("bg/call", json!({"tool": "bg_stop", "args": {"id": id}}))
+        .await;
+    assert_eq!(
+        stopped["details"]["state"],
+        json!({"state": "killed", "signal": "TERM"})
+    );
+    let logs = serve
+        .call("bg/call", json!({"tool": "bg_logs", "args": {"id": id}}))
+        .await;
+    assert_eq!(
+        (
+            logs["details"]["size"].clone(),
+            logs["text"].as_str().unwrap().starts_with("hi\n")
+        ),
+        (json!(3), true),
+        "{logs}"
+    );
+
+    let unknown_tool = serve.error("bg/call", json!({"tool": "bg_teleport"})).await;
+    assert_eq!(unknown_tool["code"], -32602, "{unknown_tool}");
+    let missing = serve
+        .error("bg/call", json!({"tool": "bg_start", "args": {}}))
+        .await;
+    assert_eq!(
+        (missing["code"].clone(), missing["data"]["kind"].clone()),
+        (json!(-32002), json!("usage")),
+        "{missing}"
+    );
+    let no_such = serve
+        .error(
+            "bg/call",
+            json!({"tool": "bg_logs", "args": {"id": "bg-nope"}}),
+        )
+        .await;
+    assert_eq!(no_such["code"], -32001, "{no_such}");
+    assert!(
+        no_such["message"].as_str().unwrap().contains("bg_list"),
+        "{no_such}"
+    );
+    let no_vm = serve
+        .error("bg/call", json!({"tool": "bg_list", "vmId": "ffffffff"}))
+        .await;
+    assert_eq!(no_vm["code"], -32001, "{no_vm}");
+    assert_eq!(serve.close().await, Some(0));
+}

@@ -192,3 +192,57 @@ impl Rig {
         .await
     }
 }
+
+/// `text` with every run of whitespace as one space (doc comments wrap where JSON need not).
+fn words(text: &serde_json::Value) -> String {
+    let text = text.as_str().unwrap_or_default();
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Each `(name, description, schema)` is advertised to the model by pi as tether's other front
+/// ends define it: the same description, argument names, required arguments and argument
+/// descriptions.
+pub fn advertised_like(turn: &Turn, tools: &[(&str, &str, schemars::Schema)]) {
+    use serde_json::Value;
+    use std::collections::BTreeSet;
+    let advertised = turn.body["tools"].as_array().cloned().unwrap_or_default();
+    let names = |schema: &Value| -> BTreeSet<String> {
+        schema["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let required = |schema: &Value| -> BTreeSet<String> {
+        schema["required"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|n| n.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (name, description, schema) in tools {
+        let function = advertised
+            .iter()
+            .map(|t| &t["function"])
+            .find(|f| f["name"] == *name)
+            .unwrap_or_else(|| panic!("{name} is not advertised"));
+        assert_eq!(function["description"], *description, "{name}");
+        let want = serde_json::to_value(schema).unwrap();
+        let got = &function["parameters"];
+        assert_eq!(names(got), names(&want), "{name}'s arguments");
+        assert_eq!(
+            required(got),
+            required(&want),
+            "{name}'s required arguments"
+        );
+        for arg in names(&want) {
+            assert_eq!(
+                words(&got["properties"][&arg]["description"]),
+                words(&want["properties"][&arg]["description"]),
+                "{name}.{arg}"
+            );
+        }
+    }
+}
