@@ -59,7 +59,7 @@ pub(crate) const FIND: Tool = Tool {
 pub(crate) const GREP: Tool = Tool {
     name: "grep",
     package: "grep",
-    hint: "check the pattern (a POSIX extended regex: escape ( ) [ ] { } . * + ? | ^ $ to match them literally) or search for a literal string",
+    hint: "check the pattern (a Perl-compatible regex, as in ripgrep: escape ( ) [ ] { } . * + ? | ^ $ \\ to match them literally) or search for a literal string",
 };
 pub(crate) const TAR: Tool = Tool {
     name: "tar",
@@ -387,8 +387,11 @@ pub(crate) fn find(dir: &str, base: &str, max_depth: Option<usize>, timeout: Dur
 }
 
 /// `grep -rnI` under `dir` (or in the file `dir`), records `path NUL line:text NEWLINE`.
+///
+/// A regex is Perl-compatible (`grep -P`: `\d`, `\s`, `\b`, `(?i)`, lazy quantifiers — what a
+/// model used to ripgrep writes); a grep built without PCRE falls back to POSIX extended.
 pub(crate) fn grep(dir: &str, query: &crate::GrepQuery, timeout: Duration) -> Script {
-    let mut flags = String::from(if query.literal { "-F" } else { "-E" });
+    let mut flags = String::from(if query.literal { "-F" } else { "\"$m\"" });
     if query.ignore_case {
         flags.push_str(" -i");
     }
@@ -399,6 +402,7 @@ pub(crate) fn grep(dir: &str, query: &crate::GrepQuery, timeout: Duration) -> Sc
         "d={q}; [ -e \"$d\" ] || exit {NOT_FOUND}\n\
          if [ -d \"$d\" ]; then cd -- \"$d\" 2>/dev/null || exit {PERMISSION_DENIED}; set -- -r -- .; \
          else cd -- {qp} 2>/dev/null || exit {PERMISSION_DENIED}; set -- -- {qn}; fi\n\
+         m=-P; LC_ALL=C grep -qP '' </dev/null 2>/dev/null; [ $? -eq 2 ] && m=-E\n\
          LC_ALL=C grep -nIHZs {flags} -e {pattern} \"$@\"; rc=$?; [ $rc -eq 1 ] && exit 0; exit $rc",
         q = quote(dir),
         qp = quote(&parent_of(dir)),

@@ -64,7 +64,8 @@ pub struct DirEntry {
 /// What to search for with [`Target::grep`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct GrepQuery {
-    /// The pattern: a POSIX extended regex, or a literal string when `literal` is set.
+    /// The pattern: a Perl-compatible regex (POSIX extended where the machine's grep has no
+    /// PCRE), or a literal string when `literal` is set.
     pub pattern: String,
     /// Match `pattern` as a fixed string.
     pub literal: bool,
@@ -84,7 +85,7 @@ impl GrepQuery {
         }
     }
 
-    /// A case-sensitive POSIX extended regex search.
+    /// A case-sensitive regex search.
     pub fn regex(pattern: impl Into<String>) -> GrepQuery {
         GrepQuery {
             pattern: pattern.into(),

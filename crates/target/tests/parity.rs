@@ -437,6 +437,10 @@ async fn grep_results_are_equal() {
                 .await
                 .unwrap(),
         );
+        // What a model used to ripgrep writes: Perl-style classes and inline flags.
+        for query in [r"\bfn\s\w+\(\)\s\{", "(?i)fn main in"] {
+            found.push(b.target.grep(&dir, &GrepQuery::regex(query)).await.unwrap());
+        }
         let missing = error_text(
             &b,
             b.target
@@ -465,6 +469,15 @@ async fn grep_results_are_equal() {
     assert_eq!(found[2], vec![hit("src/lib/b.txt", 1, "FN MAIN in caps")]);
     assert_eq!(found[3], vec![]);
     assert_eq!(found[4], vec![hit("main.rs", 3, "    println!(\"hi\");")]);
+    assert_eq!(
+        found[5],
+        vec![
+            hit(".hidden/x.rs", 1, "fn main() {}"),
+            hit("src/lib/a.rs", 2, "pub fn a() {}"),
+            hit("src/main.rs", 2, "fn main() {")
+        ]
+    );
+    assert_eq!(found[6], vec![hit("src/lib/b.txt", 1, "FN MAIN in caps")]);
     assert_eq!(
         missing,
         "$ROOT/nope does not exist; check the path, or list its directory to see what is there"

@@ -98,7 +98,8 @@ pub struct FindArgs {
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GrepArgs {
-    /// Pattern to search for: a POSIX extended regex, or a fixed string with `literal`.
+    /// Pattern to search for: a regex (Perl-compatible, as in ripgrep), or a fixed string with
+    /// `literal`.
     pub pattern: String,
     /// Directory or file to search (default: the working directory).
     #[serde(default)]

@@ -31,9 +31,10 @@ relative to the searched directory; skips .git and node_modules; at most 1000 re
 or 50KB.";
 
 /// `grep`.
-pub const GREP: &str = "Search file contents for a pattern (POSIX extended regex, or a fixed \
-string with literal). Returns 'path:line: text' lines (context lines as 'path-line- text'); at \
-most 100 matches (limit) or 50KB; long lines are cut to 500 characters.";
+pub const GREP: &str = "Search file contents for a pattern (a Perl-compatible regex as in \
+ripgrep: \\d, \\s, \\b, (?i) work; or a fixed string with literal). Returns 'path:line: text' \
+lines (context lines as 'path-line- text'); at most 100 matches (limit) or 50KB; long lines \
+are cut to 500 characters.";
 
 /// `bg_start`.
 pub const BG_START: &str = "Start a long-running command (dev server, watcher, build) in the \
