@@ -12,13 +12,17 @@
 // and writes a readable transcript on stdout (pi's stderr goes to stderr).
 //
 // Messages: tether drops one JSON file per message in <dir>/inbox/ ({"message", "mode":
-// "followUp" | "steer"}, written atomically: a dot-file renamed into place). While the agent
-// works the driver takes each (renames it into <dir>/inbox/taken/, so exactly one reader gets
-// it) and hands it to pi as RPC `steer` or `follow_up`. When the agent ends with messages still
-// waiting — or with ones pi queued too late to deliver — it does not finish: they become a new
-// prompt in the same session. With --continue (a follow-up run, started after an earlier run
-// ended) pi continues the most recent session in <dir>/sessions and the prompt is the waiting
-// messages instead of agent.json's.
+// "followUp" | "steer"}, written atomically: a dot-file renamed into place). The driver takes
+// each within a quarter second (renames it into <dir>/inbox/taken/, so exactly one reader gets
+// it). A steer goes to pi at once as RPC `steer` (delivered before its next model call). A
+// follow-up is kept until the agent ends. When the agent ends with messages kept or waiting —
+// or with a steer pi queued too late to deliver — the driver does not finish: they become a new
+// prompt in the same session. (Not pi's `follow_up`: one queued in the instant pi ends its run
+// stays queued, and pi 0.73 has no way to deliver it but another prompt, which would deliver it
+// twice.) Messages kept when the driver ends anyway (pi died, stopped) go back to the inbox.
+// With --continue (a follow-up run, started after an earlier run ended) pi continues the most
+// recent session in <dir>/sessions and the prompt is the waiting messages instead of
+// agent.json's.
 //
 // Exit codes: 0 done; 1 the agent failed (model error, prompt rejected); 2 pi exited or was
 // killed before the agent finished; 3 pi could not be started; 143 stopped by a signal.
@@ -160,7 +164,8 @@ function waiting() {
   }
 }
 
-/** Takes message `name` (a rename: no other reader can take it too); {message, mode} or null. */
+/** Takes message `name` (a rename: no other reader can take it too) and notes it in the
+ * transcript; {name, message, mode} or null. */
 function take(name) {
   const taken = path.join(takenDir, name);
   try {
@@ -176,7 +181,10 @@ function take(name) {
     }
     state.messages += 1;
     writeState();
-    return { message: parsed.message, mode: parsed.mode === "steer" ? "steer" : "followUp" };
+    const mode = parsed.mode === "steer" ? "steer" : "followUp";
+    outLine(`» ${mode === "steer" ? "steer" : "follow-up"}: ${firstLine(parsed.message)}`);
+    outputSeq += 1;
+    return { name, message: parsed.message, mode };
   } catch (e) {
     process.stderr.write(`tether-agent: ignoring ${taken}: ${e.message}\n`);
     return null;
@@ -191,6 +199,17 @@ function takeAll() {
 
 function firstLine(text) {
   return cut(text.split("\n")[0], ARGS_MAX);
+}
+
+/** Returns messages taken but not delivered to the inbox, for whoever runs the agent next. */
+function putBack(messages) {
+  for (const { name } of messages) {
+    try {
+      fs.renameSync(path.join(takenDir, name), path.join(inboxDir, name));
+    } catch (e) {
+      process.stderr.write(`tether-agent: could not put message ${name} back: ${e.message}\n`);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +235,7 @@ async function finish(phase, error, code, { signal = null } = {}) {
   if (finished) return;
   finished = true;
   exitCode = code;
+  putBack(held.splice(0));
   setPhase(phase, error);
   if (phase === "failed" && error) outLine(`✗ agent failed: ${error.split("\n")[0]}`);
   if (pi && !piExit) {
@@ -270,11 +290,12 @@ let settleId = null;
 let compacting = false;
 const tools = new Map(); // toolCallId -> {name, seq}
 let outputSeq = 0; // bumps whenever the transcript gets a line, to tell adjacent ▸/✓ apart
-// Messages go to pi only while its run is open: from agent_start until an assistant message
-// that asks for no tool (after it pi only looks at its queues once more, then ends the run).
-let runOpen = false;
+// A steer goes to pi unless its run is closing: after an assistant message that asks for no
+// tool, pi looks at its queues once more and ends the run (a user message reopens it).
+let runClosing = false;
 let messageSeq = 0;
-const inFlight = []; // texts handed to pi that it has not put in the conversation yet
+const inFlight = []; // steers handed to pi that it has not put in the conversation yet
+const held = []; // messages taken for the next prompt: {name, message, mode}
 let clearing = null; // {stuck, leftovers} while pi is asked to drop what it queued too late
 
 function send(command) {
@@ -314,7 +335,7 @@ function onAgentEnd(event) {
 
 function settle() {
   if (!pending || compacting) return;
-  const leftovers = piExit ? [] : takeAll().map((m) => m.message);
+  const leftovers = piExit ? [] : [...held.splice(0), ...takeAll()].map((m) => m.message);
   if (leftovers.length > 0 || (!piExit && inFlight.length > 0)) {
     pending = null;
     continueWith(leftovers);
@@ -325,14 +346,16 @@ function settle() {
   void finish(phase, error, code);
 }
 
-/** Hands waiting messages to pi while its run is open. */
+/** Takes waiting messages: a steer to pi now, unless its run is closing; the rest kept. */
 function pollInbox() {
-  if (finished || !runOpen || pending || clearing) return;
-  for (const { message, mode } of takeAll()) {
-    outLine(`» ${mode === "steer" ? "steer" : "follow-up"}: ${firstLine(message)}`);
-    outputSeq += 1;
-    inFlight.push(message);
-    send({ id: `tether-message-${++messageSeq}`, type: mode === "steer" ? "steer" : "follow_up", message });
+  if (finished) return;
+  for (const taken of takeAll()) {
+    if (taken.mode !== "steer" || runClosing || pending || clearing) {
+      held.push(taken);
+      continue;
+    }
+    inFlight.push(taken.message);
+    send({ id: `tether-message-${++messageSeq}`, type: "steer", message: taken.message });
   }
 }
 
@@ -365,8 +388,6 @@ function onCleared(success) {
 
 function promptWith(messages) {
   const message = messages.join("\n\n");
-  outLine(`» prompt: ${firstLine(message)}`);
-  outputSeq += 1;
   send({ id: PROMPT_ID, type: "prompt", message, streamingBehavior: "followUp" });
 }
 
@@ -379,7 +400,8 @@ function onEvent(event) {
         settleId = null;
         if (typeof event.data?.sessionFile === "string") state.sessionFile = event.data.sessionFile;
         settle();
-      } else if (event.id === CLEAR_ID && clearing) {
+      } else if (clearing && (event.id === CLEAR_ID || event.command === "clear_queue")) {
+        // pi without clear_queue answers "Unknown command" without the request's id
         onCleared(event.success !== false);
       } else if (String(event.id ?? "").startsWith("tether-message-") && event.success === false) {
         outLine(`✗ pi refused a message: ${firstLine(String(event.error ?? "?"))}`);
@@ -388,7 +410,7 @@ function onEvent(event) {
       break;
     case "agent_start":
       pending = null;
-      runOpen = true;
+      runClosing = false;
       if (state.phase !== "working") setPhase("working");
       break;
     case "turn_start":
@@ -408,13 +430,13 @@ function onEvent(event) {
         // a message of ours delivered (the loop goes on), or the prompt
         const at = inFlight.indexOf(contentText(event.message.content));
         if (at !== -1) inFlight.splice(at, 1);
-        runOpen = true;
+        runClosing = false;
       }
       break;
     case "message_end": {
       const message = event.message;
       if (message && message.role === "assistant") {
-        if (message.stopReason !== "toolUse") runOpen = false;
+        if (message.stopReason !== "toolUse") runClosing = true;
         if (message.stopReason === "error" && message.errorMessage) {
           outLine(`✗ model error: ${cut(message.errorMessage.split("\n")[0], ARGS_MAX)}`);
           outputSeq += 1;
@@ -524,7 +546,6 @@ function main() {
       process.stderr.write("tether-agent: no message waiting in the inbox; nothing to continue with\n");
       process.exit(lastOutcome());
     }
-    outLine(`» follow-up: ${firstLine(prompt)}`);
   }
 
   const events = fs.openSync(file("events.jsonl"), "a");

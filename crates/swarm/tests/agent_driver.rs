@@ -593,7 +593,7 @@ async fn a_missing_pi_command_fails_with_exit_3_and_a_fix() -> anyhow::Result<()
 }
 
 /// (e) SIGTERM to the driver while the model request is pending: pi is gone, failed
-/// "stopped", exit 143.
+/// "stopped", exit 143, and the follow-up it had kept is back in its inbox.
 #[tokio::test]
 async fn sigterm_stops_pi_and_exits_143() -> anyhow::Result<()> {
     let mut worker = worker!();
@@ -602,7 +602,9 @@ async fn sigterm_stops_pi_and_exits_143() -> anyhow::Result<()> {
         let mut driver =
             worker.drive(prompt, &worker.install.shell_command(), &worker.mock_args())?;
         let pending = driver.next(&mut worker.llm, prompt).await?;
-        let state = worker.phase("working").await?;
+        worker.phase("working").await?;
+        worker.message("after that, this", "followUp")?;
+        let state = worker.taken(1).await?;
         let pi = pi_pid(&state)?;
         kill(driver.pid()?, Signal::SIGTERM)?;
 
@@ -615,6 +617,12 @@ async fn sigterm_stops_pi_and_exits_143() -> anyhow::Result<()> {
         let state = worker.final_state()?;
         ensure!(state["phase"] == "failed", "{state}");
         ensure!(error_of(&state) == "stopped", "{state}");
+        // The follow-up it had taken is back in the inbox for the agent's next run.
+        let waiting = std::fs::read_dir(worker.dir().join("inbox"))?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count();
+        ensure!(waiting == 1, "{waiting} message(s) back in the inbox");
         drop(pending);
         Ok(())
     })
@@ -684,16 +692,16 @@ fn last_user(turn: &Turn) -> anyhow::Result<String> {
 }
 
 /// Messages reach the running agent: a steer before its next model call, a follow-up once it
-/// would have ended; one that arrives as the run ends becomes a new prompt, and the driver only
-/// finishes after it.
+/// would have ended (as the next prompt); one that arrives as a run ends becomes a new prompt
+/// too, and the driver only finishes after answering it.
 #[tokio::test]
 async fn inbox_messages_reach_the_agent_and_late_ones_become_a_prompt() -> anyhow::Result<()> {
     let mut worker = worker!();
     within(CASE_DEADLINE, "the agent to answer every message", async {
-        // An extension that drops one more message as pi ends its run (after its last look at
-        // its own queues, so only the driver can deliver it).
+        // An extension that drops one more message as pi ends its second run (after its last
+        // look at its own queues, so only the driver can deliver it).
         let late = worker.dir().join("inbox/00000000000000000000-late.json");
-        let once = worker.scratch.path().join("late-sent");
+        let ends = worker.scratch.path().join("agent-ends");
         let extension = worker.scratch.path().join("late.ts");
         std::fs::write(
             &extension,
@@ -701,14 +709,14 @@ async fn inbox_messages_reach_the_agent_and_late_ones_become_a_prompt() -> anyho
                 r#"import * as fs from "node:fs";
 export default function (pi) {{
   pi.on("agent_end", async () => {{
-    if (fs.existsSync({once:?})) return;
-    fs.writeFileSync({once:?}, "");
+    fs.appendFileSync({ends:?}, "x");
+    if (fs.readFileSync({ends:?}, "utf8") !== "xx") return;
     fs.writeFileSync({late:?} + ".tmp", JSON.stringify({{message: "one more thing", mode: "steer"}}));
     fs.renameSync({late:?} + ".tmp", {late:?});
   }});
 }}
 "#,
-                once = once.display().to_string(),
+                ends = ends.display().to_string(),
                 late = late.display().to_string(),
             ),
         )?;
@@ -731,7 +739,7 @@ export default function (pi) {{
         worker.taken(2).await?;
         turn.text("steered");
 
-        // The follow-up comes once the agent would have ended.
+        // The follow-up comes once the agent would have ended, as the next prompt.
         let turn = driver.next(&mut worker.llm, prompt).await?;
         let said = turn.conversation();
         let tail: Vec<(&str, &str)> = said[said.len() - 2..]
@@ -754,7 +762,7 @@ export default function (pi) {{
         for line in [
             "» steer: look at this too\n",
             "» follow-up: then this\n",
-            "» prompt: one more thing\n",
+            "» steer: one more thing\n",
         ] {
             ensure!(ended.stdout.contains(line), "{line:?} missing:\n{}", ended.stdout);
         }

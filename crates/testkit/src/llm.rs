@@ -253,14 +253,10 @@ impl Turn {
     }
 
     fn first_text(&self, role: &str) -> String {
-        let messages = self.body["messages"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        messages
-            .iter()
-            .find(|m| m["role"] == role)
-            .map(|m| content_text(&m["content"]))
+        self.conversation()
+            .into_iter()
+            .find(|(r, _)| r == role)
+            .map(|(_, text)| text)
             .unwrap_or_default()
     }
 }

@@ -280,26 +280,9 @@ impl Swarms {
     ) -> Result<(SwarmRecord, WorkerRecord, Logs), SwarmError> {
         let record = self.find(id)?;
         let worker = Self::worker(&record, which)?.clone();
-        if worker.disposition == Disposition::Deleted {
-            return Err(SwarmError::WorkerDeleted {
-                swarm: record.id.clone(),
-                index: worker.index,
-                vm_id: worker.vm_id.clone(),
-            });
-        }
-        let Some(process) = worker.process.clone() else {
-            return Err(SwarmError::WorkerNotStarted {
-                swarm: record.id.clone(),
-                index: worker.index,
-                vm_id: worker.vm_id.clone(),
-                reason: worker
-                    .start_error
-                    .clone()
-                    .unwrap_or_else(|| "it is still starting".into()),
-            });
-        };
+        let process = Self::process_of(&record, &worker)?;
         let ws = self.workspace(&worker).await?;
-        let logs = tether_tools::read_output(&ws, &process, window, max, wait).await?;
+        let logs = tether_tools::read_output(&ws, process, window, max, wait).await?;
         Ok((record, worker, logs))
     }
 }

@@ -16,7 +16,7 @@ use tether_router::{ErrorKind, Router};
 use tether_tools::Workspace;
 
 use crate::SwarmError;
-use crate::record::{Store, SwarmRecord, WorkerRecord};
+use crate::record::{Disposition, Store, SwarmRecord, WorkerRecord};
 use crate::spec::Limits;
 use crate::status::SwarmStatus;
 
@@ -206,6 +206,33 @@ impl Swarms {
         }
     }
 
+    /// The process of `worker`'s task (an agent's current run), or why there is none: its VM
+    /// was deleted, or its task never started.
+    fn process_of<'a>(
+        record: &SwarmRecord,
+        worker: &'a WorkerRecord,
+    ) -> Result<&'a str, SwarmError> {
+        if worker.disposition == Disposition::Deleted {
+            return Err(SwarmError::WorkerDeleted {
+                swarm: record.id.clone(),
+                index: worker.index,
+                vm_id: worker.vm_id.clone(),
+            });
+        }
+        worker
+            .process
+            .as_deref()
+            .ok_or_else(|| SwarmError::WorkerNotStarted {
+                swarm: record.id.clone(),
+                index: worker.index,
+                vm_id: worker.vm_id.clone(),
+                reason: worker
+                    .start_error
+                    .clone()
+                    .unwrap_or_else(|| "it is still starting; try again in a moment".into()),
+            })
+    }
+
     /// The worker `which` names: its index, or its VM id (or a unique prefix of it).
     pub fn worker<'a>(
         record: &'a SwarmRecord,
@@ -247,7 +274,7 @@ fn now() -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::record::{Disposition, Source};
+    use crate::record::Source;
     use crate::spec::Task;
 
     fn worker(index: u32, vm_id: &str) -> WorkerRecord {

@@ -30,7 +30,7 @@ const CLAIM_POLL: Duration = Duration::from_millis(200);
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SendMode {
-    /// After the agent has finished what it is doing (pi's `follow_up`).
+    /// After the agent has finished what it is doing: the next prompt of its session.
     #[default]
     FollowUp,
     /// As soon as its current tool calls are done, before it asks the model again (pi's
@@ -247,24 +247,7 @@ fn recipients(record: &SwarmRecord, which: &[String]) -> Result<Vec<WorkerRecord
     let mut chosen = Vec::new();
     for which in which {
         let worker = Swarms::worker(record, which)?;
-        if worker.disposition == Disposition::Deleted {
-            return Err(SwarmError::WorkerDeleted {
-                swarm: record.id.clone(),
-                index: worker.index,
-                vm_id: worker.vm_id.clone(),
-            });
-        }
-        if worker.process.is_none() {
-            return Err(SwarmError::WorkerNotStarted {
-                swarm: record.id.clone(),
-                index: worker.index,
-                vm_id: worker.vm_id.clone(),
-                reason: worker
-                    .start_error
-                    .clone()
-                    .unwrap_or_else(|| "it is still starting; send again in a moment".into()),
-            });
-        }
+        Swarms::process_of(record, worker)?;
         if seen.insert(worker.index) {
             chosen.push(worker.clone());
         }

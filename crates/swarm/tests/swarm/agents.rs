@@ -6,7 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
-use tether_swarm::{AgentTask, Limits, SendMode, Sent, SwarmSpec, Task, WorkerState, tools};
+use tether_swarm::{
+    AgentTask, Limits, SendMode, Sent, SwarmSpec, Swarms, Task, WorkerState, tools,
+};
 use tether_testkit::{MockLlm, PiInstall, Turn, within};
 use tether_tools::Window;
 
@@ -54,6 +56,21 @@ async fn next_turn(llm: &mut MockLlm, rig: &Rig, swarm: &str) -> anyhow::Result<
     }
 }
 
+/// The pi to test with, or `None` (printing why) when it is not installed here.
+fn pi_here() -> Option<PiInstall> {
+    PiInstall::find(PI_VERSION)
+        .map_err(|why| eprintln!("skipped: {why}"))
+        .ok()
+}
+
+/// A simulator, a scripted model, and pi on the source VM; the command that starts pi there.
+async fn with_pi(install: &PiInstall) -> anyhow::Result<(Rig, MockLlm, String)> {
+    let rig = Rig::start(Limits::default()).await?;
+    let llm = MockLlm::start().await?;
+    let pi = install_pi(&rig, install, &llm).await?;
+    Ok((rig, llm, pi))
+}
+
 /// Puts pi and a models.json pointing at the scripted model on the source VM (the workers
 /// inherit both by branching); the command that starts pi there.
 async fn install_pi(rig: &Rig, install: &PiInstall, llm: &MockLlm) -> anyhow::Result<String> {
@@ -82,18 +99,9 @@ async fn install_pi(rig: &Rig, install: &PiInstall, llm: &MockLlm) -> anyhow::Re
 
 #[tokio::test]
 async fn two_agents_one_done_one_killed_mid_task_is_failed() {
-    let install = match PiInstall::find(PI_VERSION) {
-        Ok(install) => install,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    let Some(install) = pi_here() else { return };
     within(STEP * 3, "an agent swarm", async {
-        let rig = Rig::start(Limits::default()).await?;
-        let mut llm = MockLlm::start().await?;
-
-        let pi = install_pi(&rig, &install, &llm).await?;
+        let (rig, mut llm, pi) = with_pi(&install).await?;
         let spec = SwarmSpec {
             source: rig.source.clone(),
             count: 2,
@@ -195,6 +203,14 @@ fn last(turn: &Turn, n: usize) -> Vec<(String, String)> {
     said[said.len().saturating_sub(n)..].to_vec()
 }
 
+/// Checks that the only worker of swarm `id` is working.
+async fn assert_working(swarms: &Swarms, id: &str) -> anyhow::Result<()> {
+    let status = swarms.status(Some(id)).await?;
+    let state = &status.workers[0].state;
+    assert_eq!(state, &WorkerState::Running, "{}", status.text());
+    Ok(())
+}
+
 fn pair(role: &str, text: &str) -> (String, String) {
     (role.to_owned(), text.to_owned())
 }
@@ -204,17 +220,9 @@ fn pair(role: &str, text: &str) -> (String, String) {
 /// has ended, a message starts a follow-up run that continues the same conversation.
 #[tokio::test]
 async fn agent_follow_up_messages_steer_follow_and_continue_after_the_end() {
-    let install = match PiInstall::find(PI_VERSION) {
-        Ok(install) => install,
-        Err(why) => {
-            eprintln!("skipped: {why}");
-            return;
-        }
-    };
+    let Some(install) = pi_here() else { return };
     within(STEP * 3, "messages to an agent worker", async {
-        let rig = Rig::start(Limits::default()).await?;
-        let mut llm = MockLlm::start().await?;
-        let pi = install_pi(&rig, &install, &llm).await?;
+        let (rig, mut llm, pi) = with_pi(&install).await?;
         let prompt = "You are worker 0. Remember the number 42.";
         let spec = SwarmSpec {
             source: rig.source.clone(),
@@ -263,13 +271,7 @@ async fn agent_follow_up_messages_steer_follow_and_continue_after_the_end() {
             pair("user", "then say bye"),
         ];
         assert_eq!(last(&turn, 2), expected);
-        let status = s.status(Some(&id)).await?;
-        assert_eq!(
-            status.workers[0].state,
-            WorkerState::Running,
-            "{}",
-            status.text()
-        );
+        assert_working(s, &id).await?;
         turn.text("bye");
         let gathered = s.wait(Some(&id), STEP, &mut |_| {}, None).await?;
         let w0 = &gathered.status.workers[0];
@@ -287,13 +289,7 @@ async fn agent_follow_up_messages_steer_follow_and_continue_after_the_end() {
             "{:?}",
             sent.lines()
         );
-        let status = s.status(Some(&id)).await?;
-        assert_eq!(
-            status.workers[0].state,
-            WorkerState::Running,
-            "{}",
-            status.text()
-        );
+        assert_working(s, &id).await?;
         let turn = next_turn(&mut llm, &rig, &id).await?;
         let said = turn.conversation();
         let users: Vec<&str> = said

@@ -7,14 +7,16 @@ use tether_testkit::within;
 
 use crate::common::{Rig, STEP, command, quiet};
 
+/// Small swarms only.
+const SMALL: Limits = Limits {
+    max_workers: 4,
+    concurrency: 4,
+};
+
 #[tokio::test]
 async fn bad_requests_fail_first_and_quick_exits_are_results() {
     within(STEP * 2, "bad input", async {
-        let limits = Limits {
-            max_workers: 4,
-            concurrency: 4,
-        };
-        let rig = Rig::start(limits).await?;
+        let rig = Rig::start(SMALL).await?;
         let before = rig.vms().await?;
         let s = &rig.swarms;
 
@@ -95,11 +97,7 @@ async fn bad_requests_fail_first_and_quick_exits_are_results() {
 #[tokio::test]
 async fn messages_nobody_can_take_are_refused_and_start_nothing() {
     within(STEP * 2, "refused messages", async {
-        let limits = Limits {
-            max_workers: 4,
-            concurrency: 4,
-        };
-        let rig = Rig::start(limits).await?;
+        let rig = Rig::start(SMALL).await?;
         let before = rig.vms().await?;
         let s = &rig.swarms;
         let none: &[String] = &[];
