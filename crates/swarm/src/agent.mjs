@@ -542,9 +542,9 @@ function main() {
       .map((m) => m.message)
       .join("\n\n");
     if (prompt === "") {
-      // another run took the messages first: nothing to do, the last outcome stands
+      // another run took the messages first: nothing to do (and its state is not ours to touch)
       process.stderr.write("tether-agent: no message waiting in the inbox; nothing to continue with\n");
-      process.exit(lastOutcome());
+      process.exit(0);
     }
   }
 
@@ -663,14 +663,6 @@ function main() {
   setInterval(pollInbox, INBOX_INTERVAL_MS);
 }
 
-/** The exit code of the outcome the last run recorded (0 done, else 1). */
-function lastOutcome() {
-  try {
-    return JSON.parse(fs.readFileSync(file("agent-state.json"), "utf8")).phase === "done" ? 0 : 1;
-  } catch {
-    return 1;
-  }
-}
 
 // A bug here must not leave the worker "working" with nobody watching pi.
 process.on("uncaughtException", (e) => {

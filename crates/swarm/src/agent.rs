@@ -86,10 +86,19 @@ pub(crate) async fn post(
     Ok(path)
 }
 
-/// Writes this tether's driver to `dir` again (a follow-up run needs one that reads its inbox).
+/// Readies `dir` for a follow-up run: this tether's driver again (one that reads its inbox), and
+/// the last run's progress replaced by "starting" (so the new run never shows the old one's).
 pub(crate) async fn refresh(target: &dyn Target, dir: &str) -> Result<(), SwarmError> {
-    target
-        .write_file(&format!("{dir}/agent.mjs"), DRIVER.as_bytes())
-        .await
-        .map_err(tool)
+    let starting = serde_json::json!({"phase": "starting", "turns": 0, "toolCalls": 0});
+    let (driver, state) = (
+        format!("{dir}/agent.mjs"),
+        format!("{dir}/agent-state.json"),
+    );
+    let state_bytes = starting.to_string();
+    let (a, b) = tokio::join!(
+        target.write_file(&driver, DRIVER.as_bytes()),
+        target.write_file(&state, state_bytes.as_bytes())
+    );
+    a.map_err(tool)?;
+    b.map_err(tool)
 }

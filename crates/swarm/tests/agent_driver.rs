@@ -829,7 +829,7 @@ async fn a_follow_up_run_continues_the_session() -> anyhow::Result<()> {
                 ensure!(state["sessionFile"] == session.as_str(), "{state}");
                 ensure!(worker.result_txt()? == "42");
 
-                // A follow-up run with nothing waiting leaves the last outcome as it was.
+                // A follow-up run with nothing waiting has nothing to do, and leaves the state alone.
                 let ended = worker.drive_again()?.ended().await?;
                 ended.expect_code(0)?;
                 ensure!(worker.final_state()? == state);

@@ -277,3 +277,50 @@ async fn taken_or_running(ws: &Workspace, process: &str, file: &str) -> Result<b
         tokio::time::sleep(CLAIM_POLL).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_read_the_same_as_json_and_as_lines() {
+        let outcome = SendOutcome {
+            swarm_id: "sw-1".into(),
+            mode: SendMode::Steer,
+            workers: vec![
+                (0, "vm-a".into(), Sent::Delivered),
+                (
+                    1,
+                    "vm-b".into(),
+                    Sent::Started {
+                        run: 2,
+                        process: "bg-2".into(),
+                    },
+                ),
+                (
+                    2,
+                    "vm-c".into(),
+                    Sent::Failed {
+                        reason: "unreachable".into(),
+                    },
+                ),
+            ],
+        };
+        assert_eq!(
+            outcome.to_json(),
+            json!({"swarmId": "sw-1", "mode": "steer", "workers": [
+                {"worker": 0, "vmId": "vm-a", "outcome": "delivered"},
+                {"worker": 1, "vmId": "vm-b", "outcome": "started", "run": 2, "process": "bg-2"},
+                {"worker": 2, "vmId": "vm-c", "outcome": "failed", "error": "unreachable"},
+            ]})
+        );
+        assert_eq!(
+            outcome.lines(),
+            [
+                "worker 0 (VM vm-a): delivered to its working agent",
+                "worker 1 (VM vm-b): its agent had ended; run 2 continues its session with the message",
+                "worker 2 (VM vm-c): not sent: unreachable",
+            ]
+        );
+    }
+}
