@@ -1,8 +1,10 @@
 //! Swarms against the real simulator: command workers gathered, kept, stopped; bad input;
-//! sources that are commits; records found again by a fresh process.
+//! sources that are commits; records found again by a fresh process; agents and the messages
+//! sent to them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agents;
 mod bad_input;
 mod commands;
 mod common;
+mod messages;
