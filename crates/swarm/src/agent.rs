@@ -1,6 +1,8 @@
 //! Agent workers: tether's driver (`agent.mjs`) runs pi in RPC mode on the worker with its
 //! prompt, keeps pi's progress in `agent-state.json` and a readable transcript on stdout, and
-//! exits with how pi ended — so a worker is never "working" once pi is gone.
+//! exits with how pi ended — so a worker is never "working" once pi is gone. pi keeps its
+//! session in the driver's directory; messages sent later arrive through the driver's inbox
+//! (`<dir>/inbox/`), and a follow-up run continues the session.
 
 use tether_target::Target;
 

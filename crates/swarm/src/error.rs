@@ -81,7 +81,9 @@ pub enum SwarmError {
         vm_id: String,
     },
     /// The worker's VM was deleted.
-    #[error("worker {index} of swarm {swarm} (VM {vm_id}) was deleted; its output is gone")]
+    #[error(
+        "worker {index} of swarm {swarm} (VM {vm_id}) was deleted; its output is gone (swarm_status lists the workers left)"
+    )]
     WorkerDeleted {
         /// The swarm.
         swarm: String,

@@ -162,7 +162,7 @@ async fn a_swarm_branches_the_active_vm_gathers_reads_keeps_and_deletes() {
     assert_eq!(
         gone.err(),
         format!(
-            "worker 2 of swarm {id} (VM {}) was deleted; its output is gone",
+            "worker 2 of swarm {id} (VM {}) was deleted; its output is gone (swarm_status lists the workers left)",
             workers[2]
         )
     );

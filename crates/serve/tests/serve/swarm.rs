@@ -178,7 +178,7 @@ async fn a_swarm_is_started_gathered_with_live_updates_and_the_best_kept() {
         assert_eq!(
             gone["message"],
             format!(
-                "worker 1 of swarm {swarm} (VM {}) was deleted; its output is gone",
+                "worker 1 of swarm {swarm} (VM {}) was deleted; its output is gone (swarm_status lists the workers left)",
                 workers[1]
             )
         );
