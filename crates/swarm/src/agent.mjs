@@ -235,7 +235,7 @@ async function finish(phase, error, code, { signal = null } = {}) {
   if (finished) return;
   finished = true;
   exitCode = code;
-  putBack(held.splice(0));
+  putBack([...prompting.splice(0), ...held.splice(0)]);
   setPhase(phase, error);
   if (phase === "failed" && error) outLine(`✗ agent failed: ${error.split("\n")[0]}`);
   if (pi && !piExit) {
@@ -296,6 +296,7 @@ let runClosing = false;
 let messageSeq = 0;
 const inFlight = []; // steers handed to pi that it has not put in the conversation yet
 const held = []; // messages taken for the next prompt: {name, message, mode}
+const prompting = []; // messages in the prompt pi was sent, until its run starts
 let clearing = null; // {stuck, leftovers} while pi is asked to drop what it queued too late
 
 function send(command) {
@@ -335,7 +336,7 @@ function onAgentEnd(event) {
 
 function settle() {
   if (!pending || compacting) return;
-  const leftovers = piExit ? [] : [...held.splice(0), ...takeAll()].map((m) => m.message);
+  const leftovers = piExit ? [] : [...held.splice(0), ...takeAll()];
   if (leftovers.length > 0 || (!piExit && inFlight.length > 0)) {
     pending = null;
     continueWith(leftovers);
@@ -374,20 +375,24 @@ function continueWith(leftovers) {
 function onCleared(success) {
   const { stuck, leftovers } = clearing;
   clearing = null;
+  const again = stuck.map((message) => ({ message }));
   if (success) {
-    promptWith([...stuck, ...leftovers]);
+    promptWith([...again, ...leftovers]);
   } else if (leftovers.length > 0) {
     // pi without clear_queue (0.73): the new run delivers its queued messages itself
     inFlight.push(...stuck);
     promptWith(leftovers);
   } else {
     // nothing else to prompt with: pi may deliver its queued copy too, but nothing is lost
-    promptWith(stuck);
+    promptWith(again);
   }
 }
 
+/** Sends `messages` ({message, name?}) as the session's next prompt; ones from the inbox go
+ * back there if the driver ends before pi starts the run. */
 function promptWith(messages) {
-  const message = messages.join("\n\n");
+  prompting.push(...messages.filter((m) => m.name));
+  const message = messages.map((m) => m.message).join("\n\n");
   send({ id: PROMPT_ID, type: "prompt", message, streamingBehavior: "followUp" });
 }
 
@@ -411,6 +416,7 @@ function onEvent(event) {
     case "agent_start":
       pending = null;
       runClosing = false;
+      prompting.length = 0;
       if (state.phase !== "working") setPhase("working");
       break;
     case "turn_start":
@@ -538,9 +544,8 @@ function main() {
 
   let prompt = task.prompt;
   if (followUpRun) {
-    prompt = takeAll()
-      .map((m) => m.message)
-      .join("\n\n");
+    prompting.push(...takeAll());
+    prompt = prompting.map((m) => m.message).join("\n\n");
     if (prompt === "") {
       // another run took the messages first: nothing to do (and its state is not ours to touch)
       process.stderr.write("tether-agent: no message waiting in the inbox; nothing to continue with\n");
@@ -662,7 +667,6 @@ function main() {
   send({ id: PROMPT_ID, type: "prompt", message: prompt });
   setInterval(pollInbox, INBOX_INTERVAL_MS);
 }
-
 
 // A bug here must not leave the worker "working" with nobody watching pi.
 process.on("uncaughtException", (e) => {

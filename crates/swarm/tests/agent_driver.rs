@@ -157,6 +157,14 @@ impl Worker {
         Ok(())
     }
 
+    /// How many messages wait in the inbox.
+    fn waiting(&self) -> anyhow::Result<usize> {
+        Ok(std::fs::read_dir(self.dir().join("inbox"))?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+            .count())
+    }
+
     /// The state once the driver has taken `count` messages from its inbox.
     async fn taken(&self, count: u64) -> anyhow::Result<Value> {
         within(
@@ -567,7 +575,8 @@ async fn a_rejected_prompt_fails_with_exit_1() -> anyhow::Result<()> {
     .await
 }
 
-/// (d) A pi command that does not exist: exit 3 and how to fix it.
+/// (d) A pi command that does not exist: exit 3 and how to fix it (and a follow-up run's
+/// message stays for the next run).
 #[tokio::test]
 async fn a_missing_pi_command_fails_with_exit_3_and_a_fix() -> anyhow::Result<()> {
     let worker = worker!();
@@ -587,6 +596,14 @@ async fn a_missing_pi_command_fails_with_exit_3_and_a_fix() -> anyhow::Result<()
         ] {
             ensure!(error.contains(needle), "{needle:?} missing from {error:?}");
         }
+
+        // A follow-up run that cannot start pi leaves its message for the next one.
+        worker.message("try again", "followUp")?;
+        worker.drive_again()?.ended().await?.expect_code(3)?;
+        ensure!(
+            worker.waiting()? == 1,
+            "the message did not go back to the inbox"
+        );
         Ok(())
     })
     .await
@@ -618,11 +635,10 @@ async fn sigterm_stops_pi_and_exits_143() -> anyhow::Result<()> {
         ensure!(state["phase"] == "failed", "{state}");
         ensure!(error_of(&state) == "stopped", "{state}");
         // The follow-up it had taken is back in the inbox for the agent's next run.
-        let waiting = std::fs::read_dir(worker.dir().join("inbox"))?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
-            .count();
-        ensure!(waiting == 1, "{waiting} message(s) back in the inbox");
+        ensure!(
+            worker.waiting()? == 1,
+            "the message did not go back to the inbox"
+        );
         drop(pending);
         Ok(())
     })
