@@ -34,7 +34,7 @@ const ICONS: Record<string, string> = { starting: "⟳", running: "⟳", done: "
 
 // ---- descriptions: crates/swarm/src/tools.rs (START, STATUS, WAIT, READ, SEND, KEEP, STOP) ----
 const START =
-	"Branch a VM (or a commit) into `count` workers in one call and run a task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the prompt becomes the index), or `prompts`, one per worker. Returns the swarm id and every worker's full VM id at once. Credentials reach workers only through `env`. Follow with swarm_wait or swarm_status.";
+	"Branch a VM (or a commit) into `count` workers in one call and run a task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the prompt becomes the index), or `prompts`, one per worker. Returns the swarm id and every worker's full VM id at once. Credentials reach workers only through `env`; `piConfig` also copies this machine's pi settings, models, AGENTS.md and skills to the workers. Follow with swarm_wait or swarm_status.";
 const STATUS =
 	"How a swarm's workers are doing: running, done, failed (exit code and reason), timed_out, stopped; agents show turns and tool calls. Default: the newest swarm.";
 const WAIT =
@@ -80,6 +80,12 @@ const StartArgs = Type.Object({
 	model: Type.Optional(Type.String({ description: "Agents: pi's --model." })),
 	pi: Type.Optional(Type.String({ description: "Agents: how to start pi on the VM (default `pi`)." })),
 	piArgs: Type.Optional(Type.Array(Type.String(), { description: "Agents: more pi arguments." })),
+	piConfig: Type.Optional(
+		Type.Boolean({
+			description:
+				"Agents: copy this machine's pi configuration ($PI_CODING_AGENT_DIR or ~/.pi/agent: settings.json, models.json, AGENTS.md, SYSTEM.md, APPEND_SYSTEM.md, keybindings.json, skills/, prompts/, extensions/, themes/; at most 16 MiB) to ~/.pi/agent on every worker before its agent starts. Never auth.json or sessions: credentials reach workers only through env. models.json can itself hold API keys and is copied as it is.",
+		}),
+	),
 });
 const StatusArgs = Type.Object({ swarm: swarm() });
 const WaitArgs = Type.Object({

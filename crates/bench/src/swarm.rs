@@ -252,6 +252,7 @@ impl Rig {
             timeout: None,
             env: Vec::new(),
             cwd: None,
+            pi_dir: None,
         };
         let branched: Mutex<Option<Instant>> = Mutex::new(None);
         let on_progress = |p: StartProgress| {

@@ -104,6 +104,53 @@ pub enum SwarmError {
         /// Why.
         reason: String,
     },
+    /// The local pi configuration to copy to agent workers is not there.
+    #[error(
+        "there is no pi config at {}: set PI_CODING_AGENT_DIR to your pi agent directory, or start without piConfig (--pi-config)",
+        path.display()
+    )]
+    NoPiConfig {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The local pi configuration is too big to copy to every worker.
+    #[error(
+        "your pi config at {} is {size} ({biggest}); at most {max} is copied to workers: move what the agents do not need out of it (or put it on the source VM instead), or start without piConfig (--pi-config)",
+        path.display()
+    )]
+    PiConfigTooBig {
+        /// The local pi agent directory.
+        path: PathBuf,
+        /// How big the selection is, for people.
+        size: String,
+        /// The limit, for people.
+        max: String,
+        /// Its biggest parts with their sizes.
+        biggest: String,
+    },
+    /// The local pi configuration could not be read (or staged).
+    #[error(
+        "could not read the pi config at {}: {source}; check its permissions, or start without piConfig (--pi-config)",
+        path.display()
+    )]
+    PiConfigRead {
+        /// The local pi agent directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The pi configuration could not be copied to a worker.
+    #[error("could not copy the pi config at {} to {to} on the worker: {source}", from.display())]
+    PiConfigUpload {
+        /// The local pi agent directory.
+        from: PathBuf,
+        /// Where it was going on the worker.
+        to: String,
+        /// The cause.
+        #[source]
+        source: Box<tether_target::TargetError>,
+    },
     /// A swarm record could not be read or written.
     #[error("could not {action} {}: {source}; check the permissions of tether's state directory", path.display())]
     StateIo {
@@ -171,17 +218,21 @@ impl SwarmError {
             SwarmError::BadCount { .. }
             | SwarmError::BadRequest { .. }
             | SwarmError::CommandSwarm { .. }
-            | SwarmError::CommandWorker { .. } => ErrorKind::Usage,
+            | SwarmError::CommandWorker { .. }
+            | SwarmError::PiConfigTooBig { .. } => ErrorKind::Usage,
             SwarmError::UnknownSource { .. }
             | SwarmError::NoSuchSwarm { .. }
             | SwarmError::NoSwarms
             | SwarmError::NoSuchWorker { .. }
-            | SwarmError::WorkerDeleted { .. } => ErrorKind::NotFound,
+            | SwarmError::WorkerDeleted { .. }
+            | SwarmError::NoPiConfig { .. } => ErrorKind::NotFound,
             SwarmError::WorkerNotStarted { .. }
+            | SwarmError::PiConfigRead { .. }
             | SwarmError::StateIo { .. }
             | SwarmError::StateFile { .. } => ErrorKind::Internal,
             SwarmError::Router(e) => ErrorKind::of(e.as_ref()),
             SwarmError::Vers(e) => ErrorKind::of(e.as_ref()),
+            SwarmError::PiConfigUpload { source, .. } => ErrorKind::of(source.as_ref()),
             SwarmError::Tool(e) => match e.as_ref() {
                 ToolError::Target(t) => ErrorKind::of(t),
                 other => ErrorKind::of(other),

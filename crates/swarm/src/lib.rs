@@ -7,7 +7,8 @@
 //!   and starts each worker's task as a background process — `limits.concurrency` workers at a
 //!   time. A command gets `TETHER_WORKER` (0..N-1) and `TETHER_SWARM`; an agent runs pi in RPC
 //!   mode through tether's driver ([`agent::DRIVER`]); credentials reach workers only through
-//!   [`SwarmSpec::env`]. A timeout is enforced on the worker itself, so it holds when nobody
+//!   [`SwarmSpec::env`]; an agent task may ask for the local pi configuration to be copied to
+//!   each worker ([`pi_config`]). A timeout is enforced on the worker itself, so it holds when nobody
 //!   is watching.
 //! - [`Swarms::status`] / [`Swarms::wait`] look at the unfinished workers in parallel; the
 //!   state comes from the process (exit code, signal, timeout, gone) and, for agents, from pi's
@@ -23,6 +24,7 @@
 
 pub mod agent;
 mod error;
+pub mod pi_config;
 mod record;
 mod spec;
 mod status;

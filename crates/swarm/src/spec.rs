@@ -1,5 +1,6 @@
 //! What a swarm is asked to do: [`SwarmSpec`], its [`Task`], and the [`Limits`] it runs under.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,11 @@ pub struct AgentTask {
     /// More pi arguments (e.g. `-ne`, `--thinking`, `low`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<String>,
+    /// Copy the local pi configuration ([`crate::pi_config::SELECTED`]: settings, models,
+    /// AGENTS.md, skills, …; never `auth.json` or sessions) to `~/.pi/agent` on each worker
+    /// before its agent starts. Follow-up runs find it there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pi_config: bool,
 }
 
 impl AgentTask {
@@ -175,6 +181,10 @@ pub struct SwarmSpec {
     pub env: Vec<(String, String)>,
     /// The directory tasks run in (default: the VM's login directory).
     pub cwd: Option<String>,
+    /// Where the local pi configuration is read when the agent task asks for it
+    /// ([`AgentTask::pi_config`]); `None`: pi's own choice, `$PI_CODING_AGENT_DIR` or else
+    /// `~/.pi/agent` ([`crate::pi_config::local_dir`]).
+    pub pi_dir: Option<PathBuf>,
 }
 
 impl SwarmSpec {
@@ -266,6 +276,7 @@ mod tests {
             timeout: None,
             env: Vec::new(),
             cwd: None,
+            pi_dir: None,
         }
     }
 
@@ -319,5 +330,14 @@ mod tests {
             ["--provider", "mock", "--model", "mock 1", "-ne"]
         );
         assert_eq!(task.pi_command(), "pi");
+        // pi_config is kept in the record only when asked for; older records read as false.
+        let copied = AgentTask {
+            pi_config: true,
+            ..task.clone()
+        };
+        assert_eq!(serde_json::to_value(&copied).unwrap()["piConfig"], true);
+        let plain = serde_json::to_value(&task).unwrap();
+        assert!(plain.get("piConfig").is_none(), "{plain}");
+        assert_eq!(serde_json::from_value::<AgentTask>(plain).unwrap(), task);
     }
 }

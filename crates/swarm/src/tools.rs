@@ -40,7 +40,8 @@ pub const START: &str = "Branch a VM (or a commit) into `count` workers in one c
 task on each, in the background: either a bash `command` (each worker gets TETHER_WORKER = \
 0..count-1 in its environment) or an agent `prompt` (pi runs it on the worker; `{worker}` in the \
 prompt becomes the index), or `prompts`, one per worker. Returns the swarm id and every worker's full VM id at once. \
-Credentials reach workers only through `env`. Follow with swarm_wait or swarm_status.";
+Credentials reach workers only through `env`; `piConfig` also copies this machine's pi settings, \
+models, AGENTS.md and skills to the workers. Follow with swarm_wait or swarm_status.";
 /// `swarm_status`.
 pub const STATUS: &str = "How a swarm's workers are doing: running, done, failed (exit code and \
 reason), timed_out, stopped; agents show turns and tool calls. Default: the newest swarm.";
@@ -124,6 +125,9 @@ pub struct StartArgs {
     /// Agents: more pi arguments.
     #[serde(default)]
     pub pi_args: Option<Vec<String>>,
+    /// Agents: copy this machine's pi configuration ($PI_CODING_AGENT_DIR or ~/.pi/agent: settings.json, models.json, AGENTS.md, SYSTEM.md, APPEND_SYSTEM.md, keybindings.json, skills/, prompts/, extensions/, themes/; at most 16 MiB) to ~/.pi/agent on every worker before its agent starts. Never auth.json or sessions: credentials reach workers only through env. models.json can itself hold API keys and is copied as it is.
+    #[serde(default)]
+    pub pi_config: Option<bool>,
 }
 
 /// A count sent as `3` or `3.0` (some clients send every number as a float).
@@ -270,7 +274,8 @@ pub fn spec(args: StartArgs, active_vm: Option<&str>) -> Result<SwarmSpec, Swarm
     let agent_only = args.provider.is_some()
         || args.model.is_some()
         || args.pi.is_some()
-        || args.pi_args.is_some();
+        || args.pi_args.is_some()
+        || args.pi_config == Some(true);
     let prompt = match (args.prompt, args.prompts) {
         (Some(_), Some(_)) => return Err(bad("give prompt or prompts, not both")),
         (Some(prompt), None) => Some(AgentTask {
@@ -284,7 +289,7 @@ pub fn spec(args: StartArgs, active_vm: Option<&str>) -> Result<SwarmSpec, Swarm
         (Some(command), None) if !agent_only => Task::Command { command },
         (Some(_), None) => {
             return Err(bad(
-                "provider, model, pi and piArgs are for agents: give a prompt instead of a command",
+                "provider, model, pi, piArgs and piConfig are for agents: give a prompt instead of a command",
             ));
         }
         (None, Some(agent)) => Task::Agent(AgentTask {
@@ -292,6 +297,7 @@ pub fn spec(args: StartArgs, active_vm: Option<&str>) -> Result<SwarmSpec, Swarm
             provider: args.provider,
             model: args.model,
             args: args.pi_args.unwrap_or_default(),
+            pi_config: args.pi_config.unwrap_or(false),
             ..agent
         }),
         (Some(_), Some(_)) => return Err(bad("give either command or prompt, not both")),
@@ -308,6 +314,7 @@ pub fn spec(args: StartArgs, active_vm: Option<&str>) -> Result<SwarmSpec, Swarm
         timeout: seconds(args.timeout, "timeout")?,
         env: args.env.unwrap_or_default().into_iter().collect(),
         cwd: args.cwd,
+        pi_dir: None,
     })
 }
 
@@ -590,6 +597,27 @@ mod tests {
                 .to_string()
                 .contains("for agents")
         );
+        let copied = spec(
+            args(json!({"count": 1, "prompt": "a", "piConfig": true})),
+            Some("v"),
+        )
+        .unwrap();
+        assert!(matches!(copied.task, Task::Agent(ref a) if a.pi_config));
+        let config_on_command = spec(
+            args(json!({"count": 1, "command": "a", "piConfig": true})),
+            Some("v"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            config_on_command,
+            "provider, model, pi, piArgs and piConfig are for agents: give a prompt instead of a command"
+        );
+        let not_asked = spec(
+            args(json!({"count": 1, "command": "a", "piConfig": false})),
+            Some("v"),
+        );
+        assert!(not_asked.is_ok());
         let unknown = parse::<StartArgs>(
             "swarm_start",
             json!({"count": 1, "cmd": "a"}).as_object().cloned(),

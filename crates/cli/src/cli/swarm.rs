@@ -109,6 +109,14 @@ pub(crate) struct StartArgs {
     )]
     pub pi_args: Vec<String>,
 
+    /// Agents: copy this machine's pi configuration ($PI_CODING_AGENT_DIR or ~/.pi/agent:
+    /// settings.json, models.json, AGENTS.md, SYSTEM.md, APPEND_SYSTEM.md, keybindings.json,
+    /// skills/, prompts/, extensions/, themes/; at most 16 MiB) to ~/.pi/agent on every worker.
+    /// Never auth.json or sessions: credentials go with -e only (models.json can hold API keys
+    /// and is copied as it is).
+    #[arg(long, requires = "prompt")]
+    pub pi_config: bool,
+
     /// Then wait for the results, as `tether swarm wait` does (SECS as its --timeout).
     #[arg(long, value_name = "SECS", num_args = 0..=1, default_missing_value = "3600", value_parser = parse_seconds)]
     pub wait: Option<Duration>,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tether_swarm::{
-    AgentTask, Gathered, KeepOutcome, Limits, SendMode, Sent, StartProgress, SwarmSpec,
+    AgentTask, Gathered, KeepOutcome, Limits, SendMode, Sent, StartProgress, SwarmError, SwarmSpec,
     SwarmStatus, Swarms, Task, WorkerState, WorkerStatus,
 };
 use tether_tools::Window;
@@ -48,7 +48,21 @@ async fn start(ctx: &Ctx, swarms: &Swarms, a: args::StartArgs) -> anyhow::Result
         Some(source) => source,
         None => swarms.router().active(&ctx.cwd)?.require()?.to_owned(),
     };
+    let agent_only = a.provider.is_some()
+        || a.model.is_some()
+        || a.pi.is_some()
+        || !a.pi_args.is_empty()
+        || a.pi_config;
     let task = match a.prompt.len() {
+        // clap's `requires` lets these through beside a command after `--`.
+        0 if agent_only => {
+            return Err(SwarmError::BadRequest {
+                reason: "--provider, --model, --pi, --pi-arg and --pi-config are for agents: \
+                         give --prompt instead of a command"
+                    .into(),
+            }
+            .into());
+        }
         0 => Task::Command {
             command: super::exec::command_line(&a.command)?,
         },
@@ -65,6 +79,7 @@ async fn start(ctx: &Ctx, swarms: &Swarms, a: args::StartArgs) -> anyhow::Result
                 provider: a.provider,
                 model: a.model,
                 args: a.pi_args,
+                pi_config: a.pi_config,
                 ..base
             })
         }
@@ -76,6 +91,7 @@ async fn start(ctx: &Ctx, swarms: &Swarms, a: args::StartArgs) -> anyhow::Result
         timeout: a.timeout,
         env: a.env,
         cwd: a.cwd,
+        pi_dir: None,
     };
     let shown = ctx.progress.enabled();
     let report = move |p: StartProgress| {

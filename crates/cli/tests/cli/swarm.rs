@@ -119,6 +119,41 @@ async fn wait_times_out_with_code_6_and_bad_input_is_refused() {
     assert_eq!(no_task.code, 2, "{no_task:?}");
     let no_swarm = env.run(&["swarm", "status"]).await;
     assert_eq!(no_swarm.code, 1, "{no_swarm:?}");
+    // --pi-config: for agents only; the pi directory looked at is the one pi would use.
+    let config = [
+        "swarm",
+        "start",
+        "--from",
+        &source,
+        "-n",
+        "2",
+        "--pi-config",
+    ];
+    let on_command = env.run(&[&config[..], &["--", "true"]].concat()).await;
+    assert_eq!(on_command.code, 2, "{on_command:?}");
+    assert!(
+        on_command
+            .stderr
+            .contains("are for agents: give --prompt instead of a command"),
+        "{on_command:?}"
+    );
+    let agent = [&config[..], &["--prompt", "hi"]].concat();
+    let no_dir = env.run(&agent).await;
+    assert_eq!(no_dir.code, 1, "{no_dir:?}");
+    let looked_at = env.home.path().join(".pi/agent");
+    let says = format!(
+        "there is no pi config at {}: set PI_CODING_AGENT_DIR",
+        looked_at.display()
+    );
+    assert!(no_dir.stderr.contains(&says), "{no_dir:?}");
+    let mut elsewhere = env.command(&agent);
+    elsewhere.env("PI_CODING_AGENT_DIR", "~/my-pi");
+    let no_dir = crate::run(elsewhere, None).await;
+    let looked_at = env.home.path().join("my-pi");
+    assert!(
+        no_dir.stderr.contains(&looked_at.display().to_string()),
+        "{no_dir:?}"
+    );
     assert_eq!(vms(&env).await, before);
 
     let started = env

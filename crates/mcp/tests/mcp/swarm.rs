@@ -330,7 +330,7 @@ async fn bad_swarm_input_is_an_error_result_and_creates_no_vm() {
             json!({"source": source, "count": 2, "cmd": "true"}),
             "invalid arguments for swarm_start: unknown field `cmd`, expected one of `source`, \
              `count`, `command`, `prompt`, `prompts`, `timeout`, `env`, `cwd`, `provider`, `model`, `pi`, \
-             `piArgs`; fix them and call swarm_start again"
+             `piArgs`, `piConfig`; fix them and call swarm_start again"
                 .to_owned(),
         ),
         (

@@ -14,6 +14,7 @@ use tokio::sync::OnceCell;
 use super::{StartProgress, Swarms, not_found, now};
 use crate::SwarmError;
 use crate::agent;
+use crate::pi_config::{self, Staged};
 use crate::record::{Disposition, Source, SwarmRecord, WorkerRecord};
 use crate::spec::{SWARM_VAR, SwarmSpec, Task, WORKER_VAR};
 use crate::status::{SwarmStatus, WorkerStatus};
@@ -35,6 +36,8 @@ impl Swarms {
     ) -> Result<SwarmStatus, SwarmError> {
         spec.validate(&self.limits)?;
         let api = self.router.api_identity()?;
+        // Staged once, before any VM is made: a config that cannot be copied makes none.
+        let pi_config = stage_pi_config(&spec).await?;
         let source = self.resolve_source(&spec.source).await?;
         let count = usize::try_from(spec.count).unwrap_or(usize::MAX);
         progress(StartProgress::Branching { count });
@@ -92,8 +95,9 @@ impl Swarms {
         let results: Vec<(u32, Result<Launched, String>)> = stream::iter(record.workers.clone())
             .map(|worker| {
                 let (spec, home, id, done) = (&spec, &home, &id, &done);
+                let pi_config = pi_config.as_ref();
                 async move {
-                    let result = self.start_worker(id, &worker, spec, home).await;
+                    let result = self.start_worker(id, &worker, spec, home, pi_config).await;
                     let n = done.fetch_add(1, Ordering::Relaxed) + 1;
                     progress(StartProgress::Started { done: n, total });
                     (worker.index, result.map_err(|e| e.to_string()))
@@ -161,6 +165,7 @@ impl Swarms {
         worker: &WorkerRecord,
         spec: &SwarmSpec,
         home: &OnceCell<String>,
+        pi_config: Option<&Staged>,
     ) -> Result<Launched, SwarmError> {
         let target = self.router.target(&worker.vm_id).await?;
         // Every branch of one source has the same home: ask the first VM that answers.
@@ -176,6 +181,9 @@ impl Swarms {
         let command = match &spec.task {
             Task::Command { command } => command.clone(),
             Task::Agent(task) => {
+                if let Some(config) = pi_config {
+                    config.upload(ws.target().as_ref(), &home).await?;
+                }
                 let dir = agent::dir(&home, swarm);
                 agent::install(ws.target().as_ref(), &dir, task, worker.index).await?;
                 agent::command(&dir, false)
@@ -191,6 +199,28 @@ impl Swarms {
         let process = launch(&ws, command, run).await?;
         Ok(Launched { process, home })
     }
+}
+
+/// The local pi configuration, staged for upload, when the agent task asks for it.
+async fn stage_pi_config(spec: &SwarmSpec) -> Result<Option<Staged>, SwarmError> {
+    let Task::Agent(task) = &spec.task else {
+        return Ok(None);
+    };
+    if !task.pi_config {
+        return Ok(None);
+    }
+    let dir = match &spec.pi_dir {
+        Some(dir) => dir.clone(),
+        None => pi_config::local_dir()?,
+    };
+    let read = dir.clone();
+    tokio::task::spawn_blocking(move || Staged::stage(&read, pi_config::MAX_BYTES))
+        .await
+        .map_err(|e| SwarmError::PiConfigRead {
+            path: dir,
+            source: std::io::Error::other(e),
+        })?
+        .map(Some)
 }
 
 /// How a worker's task (or an agent's follow-up run) is started.

@@ -20,13 +20,13 @@ const PI_VERSION: &str = "0.73.1";
 const PI_ON_VM: &str = "/opt/pi/node_modules";
 
 /// Which worker a model request came from (the prompt names it).
-fn worker_of(turn: &Turn) -> Option<u32> {
+pub(crate) fn worker_of(turn: &Turn) -> Option<u32> {
     let text = turn.user_text();
     (0..2).find(|i| text.contains(&format!("You are worker {i}.")))
 }
 
 /// The next model request; if none comes in time, what the workers were doing.
-async fn next_turn(llm: &mut MockLlm, rig: &Rig, swarm: &str) -> anyhow::Result<Turn> {
+pub(crate) async fn next_turn(llm: &mut MockLlm, rig: &Rig, swarm: &str) -> anyhow::Result<Turn> {
     match llm.next().await {
         Ok(turn) => Ok(turn),
         Err(e) => {
@@ -57,7 +57,7 @@ async fn next_turn(llm: &mut MockLlm, rig: &Rig, swarm: &str) -> anyhow::Result<
 }
 
 /// The pi to test with, or `None` (printing why) when it is not installed here.
-fn pi_here() -> Option<PiInstall> {
+pub(crate) fn pi_here() -> Option<PiInstall> {
     PiInstall::find(PI_VERSION)
         .map_err(|why| eprintln!("skipped: {why}"))
         .ok()
@@ -67,13 +67,19 @@ fn pi_here() -> Option<PiInstall> {
 async fn with_pi(install: &PiInstall) -> anyhow::Result<(Rig, MockLlm, String)> {
     let rig = Rig::start(Limits::default()).await?;
     let llm = MockLlm::start().await?;
-    let pi = install_pi(&rig, install, &llm).await?;
+    let pi = install_pi(&rig, install).await?;
+    let source = rig.swarms.router().target(&rig.source).await?;
+    source.mkdir_all("/root/.pi/agent").await?;
+    let models = llm.models_json().to_string();
+    source
+        .write_file("/root/.pi/agent/models.json", models.as_bytes())
+        .await?;
     Ok((rig, llm, pi))
 }
 
-/// Puts pi and a models.json pointing at the scripted model on the source VM (the workers
-/// inherit both by branching); the command that starts pi there.
-async fn install_pi(rig: &Rig, install: &PiInstall, llm: &MockLlm) -> anyhow::Result<String> {
+/// Puts pi on the source VM (the workers inherit it by branching; [`with_pi`] adds a
+/// models.json pointing at the scripted model); the command that starts pi there.
+pub(crate) async fn install_pi(rig: &Rig, install: &PiInstall) -> anyhow::Result<String> {
     let modules = install
         .cli
         .ancestors()
@@ -89,11 +95,6 @@ async fn install_pi(rig: &Rig, install: &PiInstall, llm: &MockLlm) -> anyhow::Re
         tether_target::upload_file(&node, source.as_ref(), "/usr/local/bin/node").await?;
         rig.sh(&rig.source, "chmod 755 /usr/local/bin/node").await?;
     }
-    source.mkdir_all("/root/.pi/agent").await?;
-    let models = llm.models_json().to_string();
-    source
-        .write_file("/root/.pi/agent/models.json", models.as_bytes())
-        .await?;
     Ok(format!("node {PI_ON_VM}/{relative}"))
 }
 
@@ -122,6 +123,7 @@ async fn two_agents_one_done_one_killed_mid_task_is_failed() {
                 ("PI_TELEMETRY".into(), "0".into()),
             ],
             cwd: None,
+            pi_dir: None,
         };
         let started = rig.swarms.start(spec, &quiet).await?;
         let id = started.swarm_id.clone();
@@ -238,6 +240,7 @@ async fn agent_follow_up_messages_steer_follow_and_continue_after_the_end() {
             timeout: Some(Duration::from_secs(300)),
             env: Vec::new(),
             cwd: None,
+            pi_dir: None,
         };
         let id = rig.swarms.start(spec, &quiet).await?.swarm_id;
         let s = &rig.swarms;

@@ -1,6 +1,8 @@
 //! Bad input: clear errors before anything is made, clear results after; no VM leaked. Messages
 //! that no agent can take are refused before anything is written.
 
+use std::path::Path;
+
 use tether_router::ErrorKind;
 use tether_swarm::{AgentTask, Limits, SendMode, Task, WorkerState};
 use tether_testkit::within;
@@ -152,6 +154,75 @@ async fn messages_nobody_can_take_are_refused_and_start_nothing() {
 
         s.keep(Some(&aid), &[]).await?;
         s.keep(Some(&cid), &[]).await?;
+        assert_eq!(rig.vms().await?, before, "VMs leaked");
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+/// A pi config that cannot be read is refused before any VM is made: no directory there, or
+/// too big. One that cannot be written on the workers fails those workers, saying why.
+#[tokio::test]
+async fn a_pi_config_that_cannot_be_copied_is_refused_or_fails_its_workers() {
+    within(STEP * 2, "pi configs that cannot be copied", async {
+        let rig = Rig::start(SMALL).await?;
+        let before = rig.vms().await?;
+        let s = &rig.swarms;
+        let local = tempfile::tempdir()?;
+        let agents = |dir: &Path| {
+            let mut spec = command(&rig.source, 2, "");
+            spec.task = Task::Agent(AgentTask {
+                prompt: "p".into(),
+                pi: Some("false".into()),
+                pi_config: true,
+                ..AgentTask::default()
+            });
+            spec.pi_dir = Some(dir.to_owned());
+            spec
+        };
+
+        let gone = local.path().join("nope");
+        let err = s.start(agents(&gone), &quiet).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "there is no pi config at {}: set PI_CODING_AGENT_DIR to your pi agent directory, or start without piConfig (--pi-config)",
+                gone.display()
+            )
+        );
+        // 17 MiB (sparse: nothing is written) in a skill.
+        std::fs::create_dir_all(local.path().join("skills/big"))?;
+        let big = std::fs::File::create(local.path().join("skills/big/data.bin"))?;
+        big.set_len(17 << 20)?;
+        let err = s.start(agents(local.path()), &quiet).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Usage);
+        let says = format!(
+            "your pi config at {} is 17.0 MiB (skills 17.0 MiB); at most 16.0 MiB is copied",
+            local.path().display()
+        );
+        assert!(err.to_string().starts_with(&says), "{err}");
+        assert_eq!(rig.vms().await?, before, "a refused swarm made VMs");
+
+        // ~/.pi is a file on the source, so no worker can take the config.
+        std::fs::remove_dir_all(local.path().join("skills"))?;
+        std::fs::write(local.path().join("AGENTS.md"), "be brief")?;
+        rig.sh(&rig.source, "echo not a dir > /root/.pi").await?;
+        let started = s.start(agents(local.path()), &quiet).await?;
+        for w in &started.workers {
+            match &w.state {
+                WorkerState::Failed { reason, .. } => assert!(
+                    reason.starts_with(&format!(
+                        "could not start its task: could not copy the pi config at {} to /root/.pi/agent on the worker: ",
+                        local.path().display()
+                    )),
+                    "{reason}"
+                ),
+                other => anyhow::bail!("worker {} is {other:?}, not failed", w.index),
+            }
+        }
+        s.keep(Some(&started.swarm_id), &[]).await?;
         assert_eq!(rig.vms().await?, before, "VMs leaked");
         Ok(())
     })

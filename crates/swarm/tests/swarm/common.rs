@@ -79,6 +79,7 @@ pub fn command(source: &str, count: u64, command: &str) -> SwarmSpec {
         timeout: None,
         env: Vec::new(),
         cwd: None,
+        pi_dir: None,
     }
 }
 

@@ -56,6 +56,7 @@ async fn a_message_left_as_the_driver_exits_starts_a_follow_up_run() {
             timeout: Some(STEP),
             env: Vec::new(),
             cwd: None,
+            pi_dir: None,
         };
         let s = &rig.swarms;
         let id = s.start(spec, &quiet).await?.swarm_id;
