@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use tether_tools::BgState;
 
+use crate::Task;
 use crate::record::{Disposition, Source, SwarmRecord, WorkerRecord};
 
 /// How a worker's task is doing.
@@ -315,6 +316,9 @@ pub struct SwarmStatus {
     pub source: Source,
     /// `command` or `agent`.
     pub kind: &'static str,
+    /// Whether the local pi configuration was copied to the agent workers.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pi_config: bool,
     /// The command or prompt.
     pub task: String,
     /// Workers per state.
@@ -334,6 +338,7 @@ impl SwarmStatus {
             created: record.created.clone(),
             source: record.source.clone(),
             kind: record.task.kind(),
+            pi_config: matches!(&record.task, Task::Agent(a) if a.pi_config),
             task: record.task.text().to_owned(),
             finished: workers.iter().all(|w| w.state.is_final()),
             counts,
@@ -344,8 +349,13 @@ impl SwarmStatus {
     /// A heading line and one line per worker.
     pub fn text(&self) -> String {
         let task = self.task.lines().next().unwrap_or_default();
+        let config = if self.pi_config {
+            " + local pi config"
+        } else {
+            ""
+        };
         let mut lines = vec![format!(
-            "swarm {} ({} from {}, {}): {}",
+            "swarm {} ({}{config} from {}, {}): {}",
             self.swarm_id,
             self.kind,
             self.source.describe(),

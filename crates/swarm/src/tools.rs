@@ -327,10 +327,15 @@ async fn start(
     let status = swarms.start(spec, &|_| {}).await?;
     let id = &status.swarm_id;
     let mut lines = vec![format!(
-        "Swarm {id}: branched {} into {} worker(s), each running the {} in the background:",
+        "Swarm {id}: branched {} into {} worker(s), each running the {}{} in the background:",
         status.source.describe(),
         status.workers.len(),
-        status.kind
+        status.kind,
+        if status.pi_config {
+            " (with the local pi config)"
+        } else {
+            ""
+        }
     )];
     for w in &status.workers {
         match &w.state {

@@ -73,7 +73,12 @@ async fn agents_with_the_local_pi_config_find_its_models_agents_md_and_skills() 
             cwd: None,
             pi_dir: Some(local.path().to_owned()),
         };
-        let id = rig.swarms.start(spec, &quiet).await?.swarm_id;
+        let started = rig.swarms.start(spec, &quiet).await?;
+        let id = started.swarm_id.clone();
+        let heading = started.text().lines().next().unwrap_or_default().to_owned();
+        let says = format!("swarm {id} (agent + local pi config from VM {}, ", rig.source);
+        assert!(heading.starts_with(&says), "{heading}");
+        assert_eq!(serde_json::to_value(&started)?["piConfig"], true);
 
         // Both agents reach the model only the local models.json names, with the local
         // AGENTS.md and skill in their system prompt.
