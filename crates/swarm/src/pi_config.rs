@@ -100,13 +100,12 @@ impl Staged {
             root: std::fs::canonicalize(from).map_err(read)?,
             max_bytes,
             bytes: 0,
-            seen: HashSet::new(),
+            entered: HashSet::new(),
         };
         let mut sizes = Vec::new();
         for name in SELECTED {
             let before = copy.bytes;
-            copy.entry(&from.join(name), &dir.path().join(name))
-                .map_err(read)?;
+            copy.entry(&from.join(name), &dir.path().join(name))?;
             sizes.push((name, copy.bytes - before));
         }
         if copy.bytes > max_bytes {
@@ -173,49 +172,57 @@ fn mib(n: u64) -> String {
     format!("{:.1} MiB", n as f64 / f64::from(1 << 20))
 }
 
-/// A copy in progress: the bytes seen, the directories entered (so a symlink loop ends).
+/// A copy in progress.
 struct Copy {
     /// The local pi agent directory, resolved.
     root: PathBuf,
     max_bytes: u64,
+    /// The bytes of the files seen so far.
     bytes: u64,
-    seen: HashSet<PathBuf>,
+    /// The directories being copied, resolved (so a symlink loop ends).
+    entered: HashSet<PathBuf>,
 }
 
 impl Copy {
     /// Copies `from` (a file, or a directory tree) to `to`, following symlinks and skipping
     /// dangling ones, links back into the rest of the pi directory (`auth.json`, `sessions/`)
     /// and anything that is neither a file nor a directory. Past `max_bytes` it only counts.
-    fn entry(&mut self, from: &Path, to: &Path) -> std::io::Result<()> {
+    fn entry(&mut self, from: &Path, to: &Path) -> Result<(), SwarmError> {
+        let read = |source| SwarmError::PiConfigRead {
+            path: from.to_owned(),
+            source,
+        };
         let meta = match std::fs::metadata(from) {
             Ok(meta) => meta,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) => return Err(read(e)),
         };
-        let real = std::fs::canonicalize(from)?;
+        let real = std::fs::canonicalize(from).map_err(read)?;
         if !self.selected(&real) {
             return Ok(());
         }
         if meta.is_file() {
             self.bytes += meta.len();
             if self.bytes <= self.max_bytes {
-                std::fs::copy(from, to)?;
+                std::fs::copy(from, to).map_err(read)?;
             }
             return Ok(());
         }
-        if !meta.is_dir() || !self.seen.insert(real) {
+        // Only the directories being copied: a loop ends, a second link to one is copied.
+        if !meta.is_dir() || !self.entered.insert(real.clone()) {
             return Ok(());
         }
         if self.bytes <= self.max_bytes {
-            std::fs::create_dir(to)?;
+            std::fs::create_dir(to).map_err(read)?;
         }
-        let mut names: Vec<OsString> = std::fs::read_dir(from)?
-            .map(|entry| entry.map(|e| e.file_name()))
-            .collect::<Result<_, _>>()?;
+        let mut names: Vec<OsString> = std::fs::read_dir(from)
+            .and_then(|entries| entries.map(|e| e.map(|e| e.file_name())).collect())
+            .map_err(read)?;
         names.sort();
         for name in names {
             self.entry(&from.join(&name), &to.join(&name))?;
         }
+        self.entered.remove(&real);
         Ok(())
     }
 
@@ -296,6 +303,7 @@ mod tests {
         link(&at("auth.json"), at("skills/creds.json"));
         link(&at("sessions"), at("prompts/sessions"));
         link(&at("AGENTS.md"), at("prompts/agents.md"));
+        link(&at("skills/review"), at("skills/also-review"));
 
         let staged = Staged::stage(local.path(), MAX_BYTES).unwrap();
         assert_eq!(
@@ -309,6 +317,7 @@ mod tests {
                 pair("prompts/agents.md", "be brief"),
                 pair("prompts/fix.md", "fix it"),
                 pair("settings.json", "{}"),
+                pair("skills/also-review/SKILL.md", "---\nname: review\n---"),
                 pair("skills/review/SKILL.md", "---\nname: review\n---"),
                 pair("themes/dark.json", "{}"),
             ]
