@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tether_router::RouterError;
 use tether_swarm::{
     AgentTask, Gathered, KeepOutcome, Limits, SendMode, Sent, StartProgress, SwarmError, SwarmSpec,
     SwarmStatus, Swarms, Task, WorkerState, WorkerStatus,
@@ -46,7 +47,13 @@ pub(crate) async fn run(ctx: &Ctx, command: SwarmCommand) -> anyhow::Result<u8> 
 async fn start(ctx: &Ctx, swarms: &Swarms, a: args::StartArgs) -> anyhow::Result<u8> {
     let source = match a.source {
         Some(source) => source,
-        None => swarms.router().active(&ctx.cwd)?.require()?.to_owned(),
+        None => match swarms.router().active(&ctx.cwd)?.require() {
+            Ok(vm) => vm.to_owned(),
+            Err(RouterError::NoDefaultVm { .. }) => anyhow::bail!(
+                "no source to branch: pass --from VM|COMMIT (`tether vm ls`, `tether vm commits` list them), or choose a default VM with `tether use VM`"
+            ),
+            Err(e) => return Err(e.into()),
+        },
     };
     let agent_only = a.provider.is_some()
         || a.model.is_some()

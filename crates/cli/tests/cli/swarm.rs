@@ -117,6 +117,14 @@ async fn wait_times_out_with_code_6_and_bad_input_is_refused() {
         .run(&["swarm", "start", "--from", &source, "-n", "2"])
         .await;
     assert_eq!(no_task.code, 2, "{no_task:?}");
+    // No --from and no default VM: the way out names --from.
+    let no_source = env.run(&["swarm", "start", "-n", "2", "--", "true"]).await;
+    assert_eq!(no_source.code, 2, "{no_source:?}");
+    assert!(
+        no_source.stderr.contains("pass --from VM|COMMIT")
+            && no_source.stderr.contains("tether use VM"),
+        "{no_source:?}"
+    );
     let no_swarm = env.run(&["swarm", "status"]).await;
     assert_eq!(no_swarm.code, 1, "{no_swarm:?}");
     // --pi-config: for agents only; the pi directory looked at is the one pi would use.
