@@ -40,7 +40,8 @@ are cut to 500 characters.";
 pub const BG_START: &str = "Start a long-running command (dev server, watcher, build) in the \
 background, detached, and return its id at once. Its output is kept on the machine it runs on; \
 it survives this call and a restart of the agent. An optional timeout (seconds) stops it when \
-it runs out. After a timeout or disconnect of this call, call bg_list before starting it again.";
+it runs out. Give it a name to make a retry safe: starting the same command in the same \
+directory under the name of a running process returns that process instead of a second one.";
 
 /// `bg_list`.
 pub const BG_LIST: &str = "List the background processes of the active machine: id, state \

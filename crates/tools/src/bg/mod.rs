@@ -54,9 +54,13 @@ pub struct Started {
     pub pid: String,
     /// The directory it runs in.
     pub cwd: String,
+    /// It was already running: a process of the same name, command and directory (a retried
+    /// start), so nothing new was started.
+    pub already_running: bool,
 }
 
-/// Starts `spec` in the background, detached in its own session.
+/// Starts `spec` in the background, detached in its own session — unless a running process
+/// has the same name, command and directory: then that one is returned (a retry is safe).
 pub async fn start_process(ws: &Workspace, spec: BgSpec) -> Result<Started, ToolError> {
     let id = format!("bg-{:012x}", rand::random::<u64>() >> 16);
     let cwd = ws.resolve(spec.cwd.as_deref().unwrap_or("."));
@@ -94,7 +98,18 @@ pub async fn start_process(ws: &Workspace, spec: BgSpec) -> Result<Started, Tool
             id,
             pid: String::from_utf8_lossy(&reply.stdout).trim().to_owned(),
             cwd,
+            already_running: false,
         }),
+        script::SAME_RUNNING => {
+            let text = String::from_utf8_lossy(&reply.stdout);
+            let (id, pid) = text.trim().split_once(' ').unwrap_or((text.trim(), ""));
+            Ok(Started {
+                id: id.to_owned(),
+                pid: pid.to_owned(),
+                cwd,
+                already_running: true,
+            })
+        }
         script::NAME_TAKEN => Err(ToolError::NameTaken {
             name,
             id: String::from_utf8_lossy(&reply.stdout).into_owned(),
@@ -134,21 +149,37 @@ pub async fn bg_start(ws: &Workspace, args: BgStartArgs) -> Result<ToolOutput, T
     let spec = BgSpec {
         command: args.command.clone(),
         cwd: args.cwd,
-        name: args.name,
+        name: args.name.clone(),
         env: Vec::new(),
         timeout,
     };
-    let Started { id, pid, cwd } = start_process(ws, spec).await?;
-    let limit = timeout
-        .map(|t| format!(" It is stopped after {}s.", t.as_secs_f64()))
-        .unwrap_or_default();
-    let text = format!(
-        "Started background process {id} (pid {pid}) in {cwd}: {}\n\
-         Read its output with bg_logs (id {id}); end it with bg_stop. It keeps running after \
-         this call and if the agent restarts: bg_list finds it again.{limit}",
-        args.command
-    );
-    Ok(ToolOutput::text(text).with_details(json!({ "id": id, "pid": pid, "cwd": cwd })))
+    let Started {
+        id,
+        pid,
+        cwd,
+        already_running,
+    } = start_process(ws, spec).await?;
+    let text = if already_running {
+        format!(
+            "Background process {id} (pid {pid}) named {:?} is already running this command in \
+             {cwd}, so it was not started again: {}\n\
+             Read its output with bg_logs (id {id}); end it with bg_stop.",
+            args.name.unwrap_or_default(),
+            args.command
+        )
+    } else {
+        let limit = timeout
+            .map(|t| format!(" It is stopped after {}s.", t.as_secs_f64()))
+            .unwrap_or_default();
+        format!(
+            "Started background process {id} (pid {pid}) in {cwd}: {}\n\
+             Read its output with bg_logs (id {id}); end it with bg_stop. It keeps running after \
+             this call and if the agent restarts: bg_list finds it again.{limit}",
+            args.command
+        )
+    };
+    let details = json!({ "id": id, "pid": pid, "cwd": cwd, "alreadyRunning": already_running });
+    Ok(ToolOutput::text(text).with_details(details))
 }
 
 /// One background process of the workspace's target, by id.

@@ -11,6 +11,8 @@ use std::time::Duration;
 pub(crate) const NOT_FOUND: u32 = 101;
 /// A running process has that name (its id is printed).
 pub(crate) const NAME_TAKEN: u32 = 104;
+/// A running process has that name, command and directory (its id and pid are printed).
+pub(crate) const SAME_RUNNING: u32 = 106;
 /// The working directory does not exist.
 pub(crate) const BAD_CWD: u32 = 105;
 /// `setsid` or `mkfifo` is missing.
@@ -118,7 +120,11 @@ mkdir -p "$root" || exit 1
 if [ -n "$name" ]; then
   for other in "$root"/*; do
     [ -f "$other/name" ] && [ "$(cat "$other/name")" = "$name" ] || continue
-    if [ "$(state_of "$other")" = running ]; then printf '%s' "${{other##*/}}"; exit {NAME_TAKEN}; fi
+    [ "$(state_of "$other")" = running ] || continue
+    if [ "$(cat "$other/cmd")" = "$cmd" ] && [ "$(cat "$other/cwd")" = "$cwd" ]; then
+      printf '%s %s' "${{other##*/}}" "$(cat "$other/pid" 2>/dev/null)"; exit {SAME_RUNNING}
+    fi
+    printf '%s' "${{other##*/}}"; exit {NAME_TAKEN}
   done
 fi
 mkdir "$d" || exit 1

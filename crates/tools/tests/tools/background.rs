@@ -100,12 +100,36 @@ async fn a_process_outlives_its_workspace_and_its_output_reads_in_order() {
             b.name
         );
 
+        // The same command under the same name (a retried start) is that process, not a
+        // second one.
+        let retried = bg_start(&b.ws, start_args(command, Some("counter")))
+            .await
+            .unwrap();
+        assert_eq!(id_of(&retried), id, "{}", b.name);
+        let said = text(Ok(retried.clone()));
+        assert!(
+            said.contains("is already running this command") && said.contains("not started again"),
+            "{}: {said}",
+            b.name
+        );
+        assert_eq!(
+            retried.details.as_ref().unwrap()["alreadyRunning"],
+            true,
+            "{}",
+            b.name
+        );
+
         // A fresh workspace (a new connection, as after a restart) finds it running.
         let fresh = match b.name {
             "local" => b.ws.clone(),
             _ => Workspace::discover(b.ws.target().clone()).await.unwrap(),
         };
         let listed = list_processes(&fresh).await.unwrap();
+        let counters = listed
+            .iter()
+            .filter(|p| p.name.as_deref() == Some("counter"))
+            .count();
+        assert_eq!(counters, 1, "{}: {listed:?}", b.name);
         let mine = listed.iter().find(|p| p.id == id).unwrap();
         assert_eq!(mine.state, BgState::Running, "{}", b.name);
         assert_eq!(
