@@ -13,7 +13,7 @@ use tether_router::ErrorKind;
 use tether_tools::{BgState, Workspace};
 
 use super::Swarms;
-use super::start::{Run, launch};
+use super::start::{FOLLOW_UP, Run, launch};
 use crate::SwarmError;
 use crate::agent;
 use crate::record::{Disposition, SwarmRecord, WorkerRecord};
@@ -161,7 +161,10 @@ impl Swarms {
             let sent = match result {
                 Ok(Delivery::Delivered) => Sent::Delivered,
                 Ok(Delivery::Started(process)) => {
-                    if let Some(earlier) = worker.process.replace(process.clone()) {
+                    // (the same process when another send started this run first)
+                    if let Some(earlier) = worker.process.replace(process.clone())
+                        && earlier != process
+                    {
                         worker.runs.push(earlier);
                     }
                     worker.ended = None;
@@ -204,6 +207,9 @@ impl Swarms {
             timeout: record
                 .timeout_secs
                 .and_then(|t| Duration::try_from_secs_f64(t).ok()),
+            // Another tether process starting a run for this worker at the same moment gets
+            // this one: one run, which takes both messages from the inbox.
+            name: Some(FOLLOW_UP),
         };
         let process = launch(&ws, agent::command(&dir, true), run).await?;
         Ok(Delivery::Started(process))

@@ -195,6 +195,7 @@ impl Swarms {
             cwd: spec.cwd.clone(),
             env: spec.env.clone(),
             timeout: spec.timeout,
+            name: None,
         };
         let process = launch(&ws, command, run).await?;
         Ok(Launched { process, home })
@@ -231,7 +232,15 @@ pub(super) struct Run<'a> {
     /// The variables given for it (tether adds `TETHER_WORKER` and `TETHER_SWARM`).
     pub env: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    /// The background process's name: none for a worker's task (a name makes the start scan
+    /// the VM's other processes for a clash); [`FOLLOW_UP`] for a follow-up run, so two
+    /// processes that start one at once get one run.
+    pub name: Option<&'static str>,
 }
+
+/// The name of an agent's follow-up run: while one runs, starting another with the same
+/// command returns it (a retried or concurrent start never makes a second).
+pub(super) const FOLLOW_UP: &str = "tether-swarm-follow-up";
 
 /// Starts `command` on the worker as a background process; its id.
 pub(super) async fn launch(
@@ -245,8 +254,7 @@ pub(super) async fn launch(
     let bg = BgSpec {
         command,
         cwd: run.cwd,
-        // No name: a name makes the start scan every other process on the VM for a clash.
-        name: None,
+        name: run.name.map(str::to_owned),
         env,
         timeout: run.timeout,
     };

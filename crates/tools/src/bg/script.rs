@@ -118,6 +118,9 @@ command -v setsid >/dev/null && command -v mkfifo >/dev/null || exit {NO_SETSID}
 [ -d "$cwd" ] || exit {BAD_CWD}
 mkdir -p "$root" || exit 1
 if [ -n "$name" ]; then
+  # One named start at a time on this machine (until this one is registered), so two starts
+  # at once never both find the name free. The runner does not inherit the lock.
+  if command -v flock >/dev/null; then exec 9>"$root/.names.lock" && flock -w 30 9 || :; fi
   for other in "$root"/*; do
     [ -f "$other/name" ] && [ "$(cat "$other/name")" = "$name" ] || continue
     [ "$(state_of "$other")" = running ] || continue
@@ -133,7 +136,7 @@ mkdir "$d" || exit 1
 printf '%s' "$cmd" > "$d/cmd" && printf '%s' "$name" > "$d/name" && printf '%s' "$cwd" > "$d/cwd" || exit 1
 date -u +%Y-%m-%dT%H:%M:%SZ > "$d/started" && : > "$d/out" && mkfifo "$d/ready" || exit 1
 cd "$cwd" || exit {BAD_CWD}
-setsid bash -c "$runner" tether-bg "$d" < /dev/null > /dev/null 2>&1 &
+setsid bash -c "$runner" tether-bg "$d" < /dev/null > /dev/null 2>&1 9>&- &
 read -r pid < "$d/ready"
 rm -f "$d/ready"
 printf '%s' "$pid""#,

@@ -371,3 +371,22 @@ async fn a_timeout_stops_the_group_and_env_stays_private() {
         );
     }
 }
+
+#[tokio::test]
+async fn named_starts_at_the_same_moment_make_one_process() {
+    for b in backends().await {
+        let command = "echo up; exec sleep 302";
+        let (x, y) = tokio::join!(
+            bg_start(&b.ws, start_args(command, Some("twin"))),
+            bg_start(&b.ws, start_args(command, Some("twin"))),
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        assert_eq!(id_of(&x), id_of(&y), "{}", b.name);
+        let already = [&x, &y]
+            .iter()
+            .filter(|out| out.details.as_ref().unwrap()["alreadyRunning"] == true)
+            .count();
+        assert_eq!(already, 1, "{}: one started, one found it", b.name);
+        bg_stop(&b.ws, BgStopArgs { id: id_of(&x) }).await.unwrap();
+    }
+}
