@@ -100,6 +100,36 @@ pub enum TransportError {
         #[source]
         source: std::io::Error,
     },
+    /// Nothing accepted a forwarded connection on the VM's side (connection refused there).
+    #[error(
+        "nothing listens on {to} in {host} (the connection was refused there); start the server there (bg_start, or `nohup CMD &` with tether exec) or check the port"
+    )]
+    NothingListening {
+        /// The VM's host name.
+        host: String,
+        /// The `host:port` asked for, as the VM sees it.
+        to: String,
+    },
+    /// The VM's SSH server does not forward to that destination.
+    #[error(
+        "{host} refused to forward to {to}: its SSH server does not allow that destination (the local simulator forwards only to loopback: localhost, 127.0.0.0/8, ::1); forward to localhost and have the server listen there"
+    )]
+    ForwardProhibited {
+        /// The VM's host name.
+        host: String,
+        /// The `host:port` asked for, as the VM sees it.
+        to: String,
+    },
+    /// A forwarded connection could not be opened for another reason.
+    #[error("{host} could not open a forwarded connection to {to}: {reason}; retry")]
+    ForwardFailed {
+        /// The VM's host name.
+        host: String,
+        /// The `host:port` asked for, as the VM sees it.
+        to: String,
+        /// What the SSH server said.
+        reason: String,
+    },
     /// The connection dropped, before or while a command ran.
     #[error("{}", disconnected(host, *started))]
     Disconnected {

@@ -5,7 +5,8 @@
 //! against public roots or a configured CA such as the simulator's), the SSH session over it
 //! (host keys pinned on first use, public-key auth), commands run on channels with streamed
 //! output, timeouts and cancellation that kill the remote process group, and a [`Pool`] that
-//! keeps one connection per VM shared by all concurrent callers.
+//! keeps one connection per VM shared by all concurrent callers; TCP connections to ports
+//! on the VM (`direct-tcpip`, as `ssh -L`) ride on that same connection.
 //!
 //! ```no_run
 //! # async fn demo(key: russh::keys::PrivateKey) -> Result<(), tether_transport::TransportError> {
@@ -19,6 +20,7 @@
 
 mod error;
 mod exec;
+mod forward;
 mod hostkeys;
 mod pool;
 mod session;
@@ -26,6 +28,7 @@ mod tls;
 
 pub use error::TransportError;
 pub use exec::{ExecOutcome, ExecRun, ExecSpec, Output, Stream};
+pub use forward::ForwardStream;
 pub use hostkeys::KnownHosts;
 pub use pool::Pool;
 pub use session::{Endpoint, Session, TransportConfig};

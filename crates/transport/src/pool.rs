@@ -11,7 +11,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Endpoint, ExecRun, ExecSpec, Output, Session, Stream, TransportConfig, TransportError,
+    Endpoint, ExecRun, ExecSpec, ForwardStream, Output, Session, Stream, TransportConfig,
+    TransportError,
 };
 
 /// First wait after a failed connect; doubles per failure up to [`MAX_BACKOFF`].
@@ -136,6 +137,28 @@ impl Pool {
                     .await?
                     .exec_io(spec, stdin, output, cancel)
                     .await
+            }
+            other => other,
+        }
+    }
+
+    /// Opens a connection to `host:port` as the VM at `endpoint` sees it, on its pooled
+    /// connection: like [`Session::direct_tcpip`], but a connection found dead is replaced and
+    /// the open tried once more.
+    pub async fn direct_tcpip(
+        &self,
+        endpoint: &Endpoint,
+        key: &Arc<PrivateKey>,
+        host: &str,
+        port: u16,
+    ) -> Result<ForwardStream, TransportError> {
+        let session = self.session(endpoint, key).await?;
+        match session.direct_tcpip(host, port).await {
+            Err(TransportError::Disconnected { started: false, .. }) => {
+                tracing::debug!(host = %endpoint.host, "stale connection; reconnecting once");
+                self.forget(endpoint).await;
+                let session = self.session(endpoint, key).await?;
+                session.direct_tcpip(host, port).await
             }
             other => other,
         }

@@ -201,6 +201,16 @@ impl Session {
 
     async fn open_channel(&self) -> Result<Channel<Msg>, TransportError> {
         let opening = self.handle.channel_open_session();
+        self.await_open("opening a channel", opening).await
+    }
+
+    /// Awaits a channel being opened, within [`CHANNEL_OPEN_TIMEOUT`]; a failure on a closed
+    /// connection is [`TransportError::Disconnected`] (nothing started: safe to retry).
+    pub(crate) async fn await_open(
+        &self,
+        what: &'static str,
+        opening: impl Future<Output = Result<Channel<Msg>, russh::Error>>,
+    ) -> Result<Channel<Msg>, TransportError> {
         match tokio::time::timeout(CHANNEL_OPEN_TIMEOUT, opening).await {
             Ok(Ok(channel)) => Ok(channel),
             Ok(Err(source)) if self.is_closed() => {
@@ -215,11 +225,15 @@ impl Session {
                 source,
             }),
             Err(_) => Err(TransportError::Timeout {
-                what: "opening a channel",
+                what,
                 host: self.endpoint.host.clone(),
                 after: CHANNEL_OPEN_TIMEOUT,
             }),
         }
+    }
+
+    pub(crate) fn handle(&self) -> &Handle<Client> {
+        &self.handle
     }
 
     pub(crate) fn host(&self) -> &str {

@@ -11,6 +11,9 @@ use tether_transport::{
 };
 use tokio_util::sync::CancellationToken;
 
+#[path = "vm/forward.rs"]
+mod forward;
+
 struct Fixture {
     sim: Sim,
     vm: String,

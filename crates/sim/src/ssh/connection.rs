@@ -1,4 +1,5 @@
-//! One SSH connection: login, and the session channels that run programs in the VM.
+//! One SSH connection: login, the session channels that run programs in the VM, and the
+//! `direct-tcpip` channels that forward TCP connections to its ports.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::command::{Peer, Program, Request, USER, command, pty_size, valid_env};
+use super::forward::{self, Destination};
 use super::process::{self, Controls, Output};
 use super::{SshError, signal};
 use crate::access::{SshVm, VmDirectory};
@@ -22,6 +24,8 @@ pub(super) struct Connection<D> {
     directory: Arc<D>,
     peer: Peer,
     channels: HashMap<ChannelId, Slot>,
+    /// Forwarded connections, each ended by cancelling its token (also cancelled when it ends).
+    forwards: HashMap<ChannelId, CancellationToken>,
     token: CancellationToken,
     _cancel_on_drop: DropGuard,
     logged_in: Option<oneshot::Sender<()>>,
@@ -49,6 +53,7 @@ impl<D: VmDirectory> Connection<D> {
             directory,
             peer,
             channels: HashMap::new(),
+            forwards: HashMap::new(),
             _cancel_on_drop: token.clone().drop_guard(),
             token,
             logged_in: Some(logged_in),
@@ -110,6 +115,22 @@ impl<D: VmDirectory> Connection<D> {
         Ok(())
     }
 
+    /// Refuses a channel with the reason when the VM cannot be used (deleted, paused).
+    async fn vm_unusable(
+        &self,
+        reply: russh::server::ChannelOpenHandle,
+    ) -> Option<russh::server::ChannelOpenHandle> {
+        let Err(e) = self.directory.lookup(&self.vm_id).await else {
+            return Some(reply);
+        };
+        tracing::info!(vm_id = %self.vm_id, "refusing a channel: {e}");
+        let reason = format!("tether: {e}");
+        reply
+            .reject(ChannelOpenFailure::Other { code: 1, reason })
+            .await;
+        None
+    }
+
     fn running(&self, id: ChannelId) -> Option<&Controls> {
         self.channels
             .get(&id)
@@ -149,14 +170,9 @@ impl<D: VmDirectory> russh::server::Handler for Connection<D> {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), SshError> {
-        if let Err(e) = self.directory.lookup(&self.vm_id).await {
-            tracing::info!(vm_id = %self.vm_id, "refusing a channel: {e}");
-            let reason = format!("tether: {e}");
-            reply
-                .reject(ChannelOpenFailure::Other { code: 1, reason })
-                .await;
+        let Some(reply) = self.vm_unusable(reply).await else {
             return Ok(());
-        }
+        };
         let id = channel.id();
         let (_, writer) = channel.split();
         let slot = Slot {
@@ -167,6 +183,31 @@ impl<D: VmDirectory> russh::server::Handler for Connection<D> {
         };
         self.channels.insert(id, slot);
         reply.accept().await;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        channel: Channel<Msg>,
+        host_to_connect: &str,
+        port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), SshError> {
+        let Some(reply) = self.vm_unusable(reply).await else {
+            return Ok(());
+        };
+        self.forwards.retain(|_, token| !token.is_cancelled());
+        let token = self.token.child_token();
+        self.forwards.insert(channel.id(), token.clone());
+        let to = Destination {
+            host: host_to_connect.to_owned(),
+            port: port_to_connect,
+        };
+        forward::open(channel, to, self.vm_id.clone(), reply, token);
         Ok(())
     }
 
@@ -319,6 +360,9 @@ impl<D: VmDirectory> russh::server::Handler for Connection<D> {
     ) -> Result<(), SshError> {
         if let Some(slot) = self.channels.remove(&channel) {
             slot.token.cancel();
+        }
+        if let Some(token) = self.forwards.remove(&channel) {
+            token.cancel();
         }
         Ok(())
     }

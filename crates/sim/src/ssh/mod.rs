@@ -4,10 +4,12 @@
 //! own key. Each session channel runs one process inside the VM: `exec` runs
 //! `/bin/bash -c <command>`, `shell` a login shell, `subsystem sftp` OpenSSH's `sftp-server`
 //! (the VM's own copy, so paths resolve inside the VM). Processes get a clean sshd-like
-//! environment, never the simulator's.
+//! environment, never the simulator's. `direct-tcpip` channels forward TCP connections to
+//! loopback ports (see `forward`).
 
 mod command;
 mod connection;
+mod forward;
 mod process;
 mod signal;
 mod stdin;
