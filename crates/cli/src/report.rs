@@ -48,7 +48,7 @@ pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
 
 /// The error's message and its causes, up to the first error of tether's own: those say what
 /// to do and already include their cause.
-fn message(err: &anyhow::Error) -> String {
+pub(crate) fn message(err: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in err.chain() {
         let line = cause.to_string();

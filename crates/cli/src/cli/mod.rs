@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub(crate) mod swarm;
+mod tunnel;
 mod vm;
 
 pub(crate) use swarm::{SwarmArgs, SwarmCommand};
+pub(crate) use tunnel::{ForwardSpec, TunnelArgs};
 pub(crate) use vm::{BranchArgs, CommitArgs, NewArgs, VmArgs, VmCommand};
 
 /// tether: run a coding agent's tools on Vers VMs, or on a local Vers simulator.
@@ -73,6 +75,15 @@ pub(crate) enum Command {
     /// vm::<path>); anything else is a local path. Like cp: when DST is an existing directory
     /// the source is copied into it.
     Cp(CpArgs),
+    /// Forward ports on this machine (127.0.0.1 only) to ports on a VM, until Ctrl-C.
+    ///
+    /// Like `ssh -L`: each connection to a local port is carried to HOST:PORT as the VM sees it
+    /// (default host localhost, the VM itself), over the VM's one SSH-in-TLS connection. Prints
+    /// one line per forward (`127.0.0.1:54321 -> VM <id>:3000`; a JSON object each with
+    /// --json), then serves until Ctrl-C or SIGTERM; a failed connection is reported on stderr
+    /// and the tunnel goes on. Local ports listen on 127.0.0.1 only, never on other interfaces.
+    /// A local port already in use is an error (exit 2).
+    Tunnel(TunnelArgs),
     /// Make a VM the default for commands that take an optional VM.
     Use(UseArgs),
     /// Clear the default VM (vers-cli's .vers/HEAD is ignored until the next `tether use`).

@@ -87,7 +87,7 @@ pub(crate) fn command_line(words: &[String]) -> anyhow::Result<String> {
 }
 
 /// A token cancelled by Ctrl-C, SIGTERM or SIGHUP, and the signal that did it.
-fn cancel_on_signals() -> anyhow::Result<(CancellationToken, Arc<Mutex<Option<i32>>>)> {
+pub(crate) fn cancel_on_signals() -> anyhow::Result<(CancellationToken, Arc<Mutex<Option<i32>>>)> {
     let cancel = CancellationToken::new();
     let caught = Arc::new(Mutex::new(None));
     for kind in [

@@ -9,6 +9,7 @@ mod mcp;
 mod serve;
 mod sim;
 mod swarm;
+mod tunnel;
 mod vm;
 
 use std::path::PathBuf;
@@ -85,6 +86,7 @@ async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Exec(args) => exec::run(ctx, args).await,
         Command::Swarm(args) => swarm::run(ctx, args.command).await,
         Command::Cp(args) => cp::run(ctx, args).await.map(|()| 0),
+        Command::Tunnel(args) => tunnel::run(ctx, args).await,
         Command::Use(args) => defaults::use_vm(ctx, &args.vm).await.map(|()| 0),
         Command::Local => defaults::local(ctx).await.map(|()| 0),
         Command::Status => defaults::status(ctx).await.map(|()| 0),

@@ -11,6 +11,7 @@ async fn help_documents_every_command_and_the_exit_codes() {
         &["exec", "--help"],
         &["vm", "--help"],
         &["cp", "--help"],
+        &["tunnel", "--help"],
     ] {
         let help = run(bare_command(home.path(), args), None).await;
         report.push_str(&format!("$ tether {}\n{}\n", args.join(" "), help.ok()));
@@ -23,7 +24,7 @@ async fn completion_scripts_name_the_commands() {
     let home = tempfile::tempdir().unwrap();
     let script = run(bare_command(home.path(), &["completion", "bash"]), None).await;
     let script = script.ok();
-    for word in ["exec", "branch", "restore", "completion"] {
+    for word in ["exec", "branch", "restore", "tunnel", "completion"] {
         assert!(
             script.contains(word),
             "{word} missing from the bash completion"

@@ -11,6 +11,7 @@ mod help;
 mod lifecycle;
 mod mcp;
 mod swarm;
+mod tunnel;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
