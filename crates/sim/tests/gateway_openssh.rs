@@ -307,3 +307,49 @@ async fn ssh_with_a_forced_terminal_gets_an_interactive_login_shell() {
     })
     .await;
 }
+
+/// `ssh -W host:port`: a direct-tcpip channel, stdin and stdout bridged to the port.
+fn forward_argv(h: &Harness, key: &Path, vm: &TestVm, to: &str) -> Vec<String> {
+    let mut argv = tutorial_argv(h, key, &vm.host(), "");
+    argv.pop();
+    argv.splice(1..1, ["-W".to_owned(), to.to_owned()]);
+    argv
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_dash_w_forwards_to_loopback_with_half_close_and_nowhere_else() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !tools_present() {
+        return;
+    }
+    with_harness(async |h| {
+        let vm = h.boot_vm().await;
+        let key = h.key_file(&vm);
+        // On the loopback the simulator's VMs share: reads to EOF, then answers and closes.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            socket.read_to_end(&mut got).await.unwrap();
+            socket.write_all(&got.to_ascii_uppercase()).await.unwrap();
+        });
+        let to = format!("localhost:{port}");
+        let out = run_with_stdin(&forward_argv(h, &key, &vm, &to), b"after eof").await;
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (Some(0), "AFTER EOF"),
+            "{out:?}"
+        );
+        within("the forwarded-to server", server).await.unwrap();
+
+        let out = run(&forward_argv(h, &key, &vm, "10.1.2.3:80")).await;
+        assert_ne!(out.code, Some(0), "{out:?}");
+        assert!(
+            out.stderr.contains("administratively prohibited")
+                && out.stderr.contains("forwards only to loopback"),
+            "{out:?}"
+        );
+    })
+    .await;
+}
