@@ -9,7 +9,7 @@ use std::time::Duration;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tether_testkit::{STEP_DEADLINE, within};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdout};
 
 use crate::Env;
@@ -102,18 +102,48 @@ impl Tunnel {
         .unwrap()
     }
 
-    /// SIGTERM; the tunnel must exit 0 at once, saying it closed.
-    async fn stop(mut self) {
+    /// Sends `signal` and waits for the tunnel to exit: after SIGTERM at once, with 0,
+    /// saying it closed.
+    async fn end(mut self, signal: Signal) {
         let pid = Pid::from_raw(i32::try_from(self.child.id().unwrap()).unwrap());
-        kill(pid, Signal::SIGTERM).unwrap();
-        let status = within(STEP_DEADLINE, "the tunnel to exit after SIGTERM", async {
-            Ok(self.child.wait().await?)
-        })
+        kill(pid, signal).unwrap();
+        let status = within(
+            STEP_DEADLINE,
+            &format!("the tunnel to exit after {signal}"),
+            async { Ok(self.child.wait().await?) },
+        )
         .await
         .unwrap();
-        assert_eq!(status.code(), Some(0), "{status}");
-        self.stderr_line("tether: tunnel closed").await;
+        if signal == Signal::SIGTERM {
+            assert_eq!(status.code(), Some(0), "{status}");
+            self.stderr_line("tether: tunnel closed").await;
+        }
     }
+}
+
+/// Waits until the number of established TCP connections to or from 127.0.0.1:`port` (this
+/// machine's loopback, which the simulator's VMs share) passes `check`.
+async fn connections_to(port: u16, check: impl Fn(usize) -> bool, what: &str) {
+    let port = format!("0100007F:{port:04X}");
+    let count = || {
+        let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+        table
+            .lines()
+            .filter_map(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                Some((*fields.get(1)?, *fields.get(2)?, *fields.get(3)?))
+            })
+            .filter(|(local, remote, state)| *state == "01" && (*local == port || *remote == port))
+            .count()
+    };
+    within(STEP_DEADLINE, what, async {
+        while !check(count()) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
 }
 
 async fn fetch(local: SocketAddr, path: &str) -> Vec<u8> {
@@ -126,9 +156,8 @@ async fn fetch(local: SocketAddr, path: &str) -> Vec<u8> {
     .unwrap()
 }
 
-/// Stops the tunnel, then the VM's server (`pid`); nothing of either may be left running.
-async fn stop_all(tunnel: Tunnel, env: &Env, vm: &str, pid: &str) {
-    tunnel.stop().await;
+/// Stops the VM's server (`pid`), which must then be gone.
+async fn stop_server(env: &Env, vm: &str, pid: &str) {
     env.sh(vm, &format!("kill {pid}")).await;
     nothing_running(env, vm, "tunnel_server.py").await;
 }
@@ -173,7 +202,26 @@ async fn a_tunnel_serves_a_vm_http_server_byte_exact_and_concurrently() {
     assert_eq!(large.len(), big.len());
     assert!(large == big, "the large body differs");
 
-    stop_all(tunnel, &env, &vm, &pid).await;
+    // A connection held open through the tunnel ends on the VM's side when the tunnel dies.
+    connections_to(port, |n| n == 0, "the fetches' connections to end").await;
+    let mut held = tokio::net::TcpStream::connect(local).await.unwrap();
+    held.write_all(b"GET /small.txt HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    connections_to(
+        port,
+        |n| n > 0,
+        "the held connection to reach the VM's server",
+    )
+    .await;
+    tunnel.end(Signal::SIGKILL).await;
+    connections_to(
+        port,
+        |n| n == 0,
+        "the VM side of the held connection to end",
+    )
+    .await;
+    stop_server(&env, &vm, &pid).await;
 }
 
 #[tokio::test]
@@ -210,7 +258,8 @@ async fn failed_connections_are_reported_and_the_tunnel_goes_on() {
     let (_, pid) = http_server(&env, &vm, "/srv", Some(free.parse().unwrap())).await;
     assert_eq!(fetch(to_free, "late.txt").await, b"late\n");
 
-    stop_all(tunnel, &env, &vm, &pid).await;
+    tunnel.end(Signal::SIGTERM).await;
+    stop_server(&env, &vm, &pid).await;
 }
 
 #[tokio::test]
