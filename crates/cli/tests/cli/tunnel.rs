@@ -281,3 +281,23 @@ async fn a_local_port_in_use_is_an_error() {
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("give [LOCAL:][HOST:]PORT"), "{bad:?}");
 }
+
+#[tokio::test]
+async fn the_tunnel_reconnects_when_its_connection_drops() {
+    let mut env = Env::start().await;
+    let vm = env.new_vm().await;
+    env.sh(&vm, "mkdir -p /srv && echo one > /srv/n.txt").await;
+    let (port, _) = http_server(&env, &vm, "/srv", None).await;
+    let mut tunnel = Tunnel::start(&env, &[&vm, &port.to_string()]).await;
+    let local = tunnel.forward(&vm, &port.to_string()).await;
+    assert_eq!(fetch(local, "n.txt").await, b"one\n");
+
+    // The simulator restarts: the VM's connection is gone, and the VM comes back as after a
+    // reboot, so its server is started again (same port).
+    env.sim.restart().await.unwrap();
+    let (_, pid) = http_server(&env, &vm, "/srv", Some(port)).await;
+    assert_eq!(fetch(local, "n.txt").await, b"one\n");
+
+    tunnel.end(Signal::SIGTERM).await;
+    stop_server(&env, &vm, &pid).await;
+}
