@@ -132,6 +132,9 @@ fn transport(err: &TransportError) -> ErrorKind {
             ErrorKind::Unavailable
         }
         AuthRejected { .. } | HostKeyChanged { .. } => ErrorKind::Auth,
+        NothingListening { .. } => ErrorKind::NotFound,
+        ForwardProhibited { .. } => ErrorKind::Usage,
+        ForwardFailed { .. } => ErrorKind::Unavailable,
         _ => ErrorKind::Internal,
     }
 }
