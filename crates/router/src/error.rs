@@ -98,6 +98,31 @@ pub enum RouterError {
         /// Why it cannot be parsed.
         reason: String,
     },
+    /// A local port to forward from is taken.
+    #[error(
+        "local port {port} is already in use on 127.0.0.1; pick another LOCAL port, or 0 (or leave LOCAL out) for a free one"
+    )]
+    LocalPortInUse {
+        /// The port.
+        port: u16,
+    },
+    /// A local port to forward from could not be listened on.
+    #[error(
+        "could not listen on 127.0.0.1:{port}: {source}; pick another local port, or 0 for a free one"
+    )]
+    Listen {
+        /// The port.
+        port: u16,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A tunnel was asked for with arguments it cannot use.
+    #[error("{message}")]
+    BadTunnel {
+        /// What is wrong and what to pass instead.
+        message: String,
+    },
     /// The Vers API call failed.
     #[error(transparent)]
     Vers(#[from] VersError),

@@ -72,7 +72,11 @@ fn known(err: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
 fn router(err: &RouterError) -> Option<ErrorKind> {
     Some(match err {
         RouterError::NoMatch { .. } => ErrorKind::NotFound,
-        RouterError::Ambiguous { .. } | RouterError::NoDefaultVm { .. } => ErrorKind::Usage,
+        RouterError::Ambiguous { .. }
+        | RouterError::NoDefaultVm { .. }
+        | RouterError::LocalPortInUse { .. }
+        | RouterError::Listen { .. }
+        | RouterError::BadTunnel { .. } => ErrorKind::Usage,
         RouterError::SimStart { .. } | RouterError::SimStartTimeout { .. } => {
             ErrorKind::Unavailable
         }

@@ -17,6 +17,9 @@
 //!   the candidates.
 //! - [`ErrorKind`] sorts any error of the stack into not found / usage / auth / unavailable /
 //!   internal, for exit codes and protocol error codes.
+//! - **Tunnels**: [`Forwarder`] bridges connections accepted on 127.0.0.1 to a port in a VM
+//!   (`tether tunnel`); [`Tunnels`] and [`vm_tunnel`] are the `vm_tunnel` tool of the MCP
+//!   server and the pi sidecar.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tether_router::RouterError> {
@@ -43,6 +46,7 @@ mod progress;
 mod resolve;
 mod router;
 mod state;
+mod tunnel;
 
 pub use access::VmAccess;
 pub use defaults::{ActiveVm, Defaults, VERS_HEAD, find_vers_head};
@@ -56,3 +60,7 @@ pub use progress::{Progress, Silent, WaitGuard};
 pub use resolve::{is_full_id, match_prefix};
 pub use router::{Backend, NO_AUTO_SIM, Router, RouterOptions};
 pub use state::StateDir;
+pub use tunnel::{
+    DEFAULT_HOST, ForwardError, ForwardFailure, Forwarder, MAX_CONNECTIONS, OnFailure, Opened,
+    Remote, TunnelInfo, TunnelReply, Tunnels, VM_TUNNEL, VmTunnelArgs, listen_local, vm_tunnel,
+};

@@ -3,9 +3,7 @@
 use std::str::FromStr;
 
 use clap::Args;
-
-/// Where a forward goes in the VM when no host is given.
-const DEFAULT_HOST: &str = "localhost";
+use tether_router::DEFAULT_HOST;
 
 /// Options of `tether tunnel`.
 #[derive(Debug, Args)]
@@ -50,11 +48,11 @@ pub(crate) struct ForwardSpec {
 impl ForwardSpec {
     /// The remote side as written: `PORT` for localhost, else `HOST:PORT` (`[v6]:PORT`).
     pub(crate) fn remote(&self) -> String {
-        match self.host.as_str() {
-            DEFAULT_HOST => self.port.to_string(),
-            host if host.contains(':') => format!("[{host}]:{}", self.port),
-            host => format!("{host}:{}", self.port),
+        tether_router::Remote {
+            host: self.host.clone(),
+            port: self.port,
         }
+        .written()
     }
 }
 
