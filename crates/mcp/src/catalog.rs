@@ -6,6 +6,7 @@ use rmcp::handler::server::tool::schema_for_input;
 use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use schemars::JsonSchema;
 use serde_json::json;
+use tether_router::{VM_TUNNEL, VmTunnelArgs};
 use tether_swarm::tools as swarm;
 use tether_tools::args::{
     BashArgs, BgListArgs, BgLogsArgs, BgStartArgs, BgStopArgs, EditArgs, FindArgs, GrepArgs,
@@ -64,7 +65,7 @@ const fn entry(
     }
 }
 
-const ENTRIES: [Entry; 29] = [
+const ENTRIES: [Entry; 30] = [
     entry(
         "create_vm",
         "Create VM",
@@ -140,6 +141,13 @@ const ENTRIES: [Entry; 29] = [
         "Copy files",
         "Copy a file or directory tree between this machine and VMs, or VM to VM. VM paths are vm:<vmId>:<path> (vm::<path> for the active VM); other paths are on this machine.",
         schema::<VmCopyArgs>,
+        Effect::Changes,
+    ),
+    entry(
+        "vm_tunnel",
+        "Forward VM port",
+        VM_TUNNEL,
+        schema::<VmTunnelArgs>,
         Effect::Changes,
     ),
     entry(

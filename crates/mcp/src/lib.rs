@@ -2,7 +2,8 @@
 //! Zed, …) tether's tools.
 //!
 //! - **VM tools**: `create_vm`, `vm_list`, `vm_use`, `vm_local`, `vm_exec`, `vm_branch`,
-//!   `vm_commit`, `vm_restore`, `vm_delete`, `vm_state`, `vm_copy`, through the Vers API (or the
+//!   `vm_commit`, `vm_restore`, `vm_delete`, `vm_state`, `vm_copy`, `vm_tunnel` (a VM port on
+//!   127.0.0.1 here while the server runs), through the Vers API (or the
 //!   local simulator when no key is configured), connected on first use.
 //! - **Agent tools**: `bash`, `read`, `edit`, `write`, `ls`, `find`, `grep` with pi's semantics
 //!   ([`tether_tools`]), run on the *active target*: this machine until `vm_use`, then that VM

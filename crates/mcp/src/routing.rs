@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tether_router::{Router, RouterOptions, StateDir};
+use tether_router::{Router, RouterOptions, StateDir, Tunnels};
 use tether_swarm::{Limits, Swarms};
 use tether_tools::Workspace;
 use tokio::sync::OnceCell;
@@ -58,6 +58,7 @@ pub(crate) struct Routing {
     local: Workspace,
     vms: Mutex<HashMap<String, Workspace>>,
     active: Mutex<Place>,
+    tunnels: Tunnels,
 }
 
 impl Routing {
@@ -70,6 +71,7 @@ impl Routing {
             local,
             vms: Mutex::new(HashMap::new()),
             active: Mutex::new(Place::Local),
+            tunnels: Tunnels::default(),
         }
     }
 
@@ -108,6 +110,11 @@ impl Routing {
             Place::Vm(vm_id) => Some(vm_id),
             Place::Local => None,
         }
+    }
+
+    /// The session's tunnels (`vm_tunnel`).
+    pub(crate) fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// Where the tools run now.
@@ -168,6 +175,7 @@ impl Routing {
     /// now run locally.
     pub(crate) async fn forget(&self, vm_id: &str) -> bool {
         lock(&self.vms).remove(vm_id);
+        self.tunnels.close_vm(vm_id);
         self.reconnect(vm_id).await;
         let mut active = lock(&self.active);
         let was_active = *active == Place::Vm(vm_id.to_owned());

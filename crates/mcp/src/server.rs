@@ -30,7 +30,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const INSTRUCTIONS: &str = "tether runs bash, read, edit, write, ls, find, grep and background \
 processes (bg_*) on the active target: this machine, or a Vers VM chosen with vm_use (vm_local \
 switches back). create_vm makes a VM; vm_branch, vm_commit, vm_restore, vm_state, vm_delete and \
-vm_copy manage VMs. swarm_start branches a VM into N workers that each run a command or a pi \
+vm_copy manage VMs; vm_tunnel forwards a VM's port to a local URL (preview a dev server). swarm_start branches a VM into N workers that each run a command or a pi \
 agent in the background; swarm_wait gathers them, swarm_send gives agents a further message, \
 swarm_keep keeps the best and deletes the rest. \
 VM ids are full ids; a unique prefix is accepted as input.";
@@ -55,6 +55,7 @@ pub async fn serve_stdio(options: McpOptions) -> Result<(), McpError> {
         shutdown: CancellationToken::new(),
     };
     let (tracker, shutdown) = (server.tracker.clone(), server.shutdown.clone());
+    let routing = server.routing.clone();
     let running =
         server
             .serve(rmcp::transport::stdio())
@@ -64,6 +65,7 @@ pub async fn serve_stdio(options: McpOptions) -> Result<(), McpError> {
             })?;
     let quit = running.waiting().await;
     shutdown.cancel();
+    routing.tunnels().shutdown().await;
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
         .await
@@ -193,6 +195,7 @@ impl TetherMcp {
             "vm_delete" => vm_tools::vm_delete(r, call.args()?).await,
             "vm_state" => vm_tools::vm_state(r, call.args()?).await,
             "vm_copy" => vm_tools::vm_copy(r, call.args()?).await,
+            "vm_tunnel" => vm_tools::vm_tunnel(r, call.args()?).await,
             _ => self.agent_tool(&call, cancel).await,
         }
     }

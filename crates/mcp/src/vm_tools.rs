@@ -2,6 +2,7 @@
 //! commands, copies. Every id the model reads is a full id.
 
 use serde_json::json;
+use tether_router::VmTunnelArgs;
 use tether_target::FileKind;
 use tether_tools::args::BashArgs;
 use tether_tools::{ToolOutput, Workspace};
@@ -269,4 +270,12 @@ pub(crate) async fn vm_copy(r: &Routing, args: VmCopyArgs) -> Result<ToolOutput,
     };
     let details = json!({ "source": from.label, "destination": to.label, "directory": tree });
     Ok(ToolOutput::text(text).with_details(details))
+}
+
+/// `vm_tunnel`: a VM's port on 127.0.0.1 here, for as long as this server runs.
+pub(crate) async fn vm_tunnel(r: &Routing, args: VmTunnelArgs) -> Result<ToolOutput, McpError> {
+    let router = r.router().await?;
+    let active = r.active_vm();
+    let reply = tether_router::vm_tunnel(r.tunnels(), &router, args, active.as_deref()).await?;
+    Ok(ToolOutput::text(reply.text).with_details(reply.details))
 }

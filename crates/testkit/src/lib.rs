@@ -21,6 +21,7 @@ mod pi;
 mod relay;
 mod sim;
 mod ssh;
+mod vm_http;
 
 pub use api::{Api, Reply};
 pub use binary::tether_binary;
@@ -29,6 +30,7 @@ pub use pi::{PiInstall, repo};
 pub use relay::Relay;
 pub use sim::{Sim, SimInfo};
 pub use ssh::{Ssh, SshOutput, run_argv};
+pub use vm_http::{VmHttpServer, http_get, until_refused};
 
 use std::time::Duration;
 

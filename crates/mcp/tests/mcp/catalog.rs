@@ -74,6 +74,7 @@ async fn every_tool_is_listed_with_a_valid_schema() {
         ("vm_local", vec![]),
         ("vm_restore", vec!["commitId"]),
         ("vm_state", vec!["state", "vmId"]),
+        ("vm_tunnel", vec!["port"]),
         ("vm_use", vec!["vmId"]),
         ("write", vec!["content", "path"]),
     ]

@@ -1,6 +1,6 @@
 //! `tether-mcp-server` driven by a real MCP client (the official Python SDK) against this
 //! machine and the simulator: the tool list, the tutorial, the edit fixtures on both, background
-//! processes across a restart, swarms, bad input, cancellation and disconnects.
+//! processes across a restart, swarms, tunnels, bad input, cancellation and disconnects.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod background;
@@ -9,6 +9,7 @@ mod catalog;
 mod client;
 mod fixtures;
 mod swarm;
+mod tunnel;
 mod tutorial;
 
 /// Whether the MCP client can run; prints why not.
