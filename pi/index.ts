@@ -28,6 +28,7 @@ import {
 import { Type } from "typebox";
 import { registerBackgroundTools } from "./background.js";
 import { registerSwarmTools } from "./swarm.js";
+import { registerTunnelTool } from "./tunnel.js";
 
 type Json = any;
 type Active = { vmId: string; home: string; cwd: string };
@@ -539,6 +540,7 @@ export default function tether(pi: ExtensionAPI) {
 		},
 	});
 
+	registerTunnelTool(pi, call);
 	registerBackgroundTools(pi, { call, active: () => active });
 	const swarms = registerSwarmTools(pi, { rpc, activeVm: () => active?.vmId, goLocal });
 

@@ -190,6 +190,7 @@ async fn process(
         }
     }
     state.cancel_all();
+    state.tunnels().shutdown().await;
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     });

@@ -1,13 +1,13 @@
 //! [`State`]: what one `tether serve` process keeps for its pi session — the router (connected
 //! on first use), the active VM, each VM's home and working directory, running execs and
-//! swarm calls, the swarms (made on first use).
+//! swarm calls, the swarms (made on first use), the tunnels (`vm/tunnel`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tether_router::{Progress, Router, RouterError, RouterOptions, WaitGuard};
+use tether_router::{Progress, Router, RouterError, RouterOptions, Tunnels, WaitGuard};
 use tether_swarm::{Limits, Swarms};
 use tether_target::{ExecOutcome, ExecSpec, Target};
 use tokio::sync::{OnceCell, mpsc};
@@ -84,6 +84,7 @@ pub(crate) struct State {
     execs: Mutex<Cancels>,
     swarm_calls: Mutex<Cancels>,
     swarms: OnceCell<Arc<Swarms>>,
+    tunnels: Tunnels,
 }
 
 /// Running requests that can be cancelled by the client's id for them, and cancels that came
@@ -152,6 +153,7 @@ impl State {
             execs: Mutex::new(Cancels::default()),
             swarm_calls: Mutex::new(Cancels::default()),
             swarms: OnceCell::new(),
+            tunnels: Tunnels::default(),
         }
     }
 
@@ -234,9 +236,11 @@ impl State {
         lock(&self.places).insert(vm_id.to_owned(), place);
     }
 
-    /// Forgets what is known about `vm_id` (deleted): its place, and the active VM if it was.
+    /// Forgets what is known about `vm_id` (deleted): its place, its tunnels, and the active VM
+    /// if it was.
     pub fn forget(&self, vm_id: &str) -> bool {
         lock(&self.places).remove(vm_id);
+        self.tunnels.close_vm(vm_id);
         let mut active = lock(&self.active);
         let was_active = active.as_deref() == Some(vm_id);
         if was_active {
@@ -306,6 +310,11 @@ impl State {
     /// execs).
     pub fn cancel_swarm_call(&self, call_id: &str) -> bool {
         lock(&self.swarm_calls).cancel(call_id)
+    }
+
+    /// This server's tunnels.
+    pub fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// Cancels every running exec and swarm call (the client has gone).

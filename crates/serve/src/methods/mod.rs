@@ -1,5 +1,5 @@
 //! The methods, by resource: `backend/…` and `vm/…` (lifecycle, the active VM), `exec`
-//! (streamed commands), `fs/…` (files for pi's read/edit/write/ls/find/grep), `vm/copy`,
+//! (streamed commands), `fs/…` (files for pi's read/edit/write/ls/find/grep), `vm/copy`, `vm/tunnel`,
 //! `swarm/…` (the swarm tools), `bg/call` (background processes).
 
 mod background;
@@ -8,6 +8,7 @@ mod exec;
 mod fs;
 mod paths;
 mod swarm;
+mod tunnel;
 mod vm;
 
 use serde::Serialize;
@@ -32,6 +33,7 @@ pub(crate) async fn call(state: &State, method: &str, params: Value) -> Result<V
         "vm/delete" => reply(vm::delete(state, parse(method, params)?).await),
         "vm/state" => reply(vm::set_state(state, parse(method, params)?).await),
         "vm/copy" => reply(copy::copy(state, parse(method, params)?).await),
+        "vm/tunnel" => reply(tunnel::tunnel(state, parse(method, params)?).await),
         "exec" => reply(exec::exec(state, parse(method, params)?).await),
         "exec/cancel" => reply(exec::cancel(state, parse(method, params)?)),
         "fs/readFile" => reply(fs::read_file(state, parse(method, params)?).await),

@@ -13,4 +13,5 @@ mod parity;
 mod session;
 mod swarm;
 mod tools;
+mod tunnel;
 mod walkthrough;
