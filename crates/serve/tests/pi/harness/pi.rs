@@ -155,6 +155,15 @@ impl Pi {
             .collect()
     }
 
+    /// The names of the tool calls that failed so far, in completion order.
+    pub fn failed_tools(&self) -> Vec<String> {
+        self.tool_ends()
+            .into_iter()
+            .filter(|end| end.is_error)
+            .map(|end| end.name)
+            .collect()
+    }
+
     /// The footer texts set under `key`, in order (`None` = cleared).
     pub fn statuses(&self, key: &str) -> Vec<Option<String>> {
         self.seen
