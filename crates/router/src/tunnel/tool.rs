@@ -142,3 +142,34 @@ fn bad(message: &str) -> RouterError {
         message: message.to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_1_to_65535_and_a_bad_one_says_what_to_give() {
+        assert_eq!(port_arg("port", 3000, "h").ok(), Some(3000));
+        assert_eq!(port_arg("port", 65535, "h").ok(), Some(65535));
+        for bad in [0, -1, 65536] {
+            let err = port_arg("localPort", bad, "leave it out for a free one");
+            assert_eq!(
+                err.map_err(|e| e.to_string()),
+                Err(format!(
+                    "localPort {bad} is not a port; give 1–65535 (leave it out for a free one)"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn a_remote_is_written_as_tether_tunnel_takes_it() {
+        let remote = |host: &str| Remote {
+            host: host.into(),
+            port: 80,
+        };
+        assert_eq!(remote("localhost").written(), "80");
+        assert_eq!(remote("127.0.0.1").written(), "127.0.0.1:80");
+        assert_eq!(remote("::1").written(), "[::1]:80");
+    }
+}
