@@ -9,8 +9,9 @@ use crate::state::State;
 
 pub(crate) async fn tunnel(state: &State, params: VmTunnelArgs) -> Result<Value, ServeError> {
     let router = state.router().await?;
-    let query = params.vm_id.clone().unwrap_or_default();
     let active = state.active();
+    let query = params.vm_id.clone().or_else(|| active.clone());
+    let query = query.unwrap_or_default();
     let reply = tether_router::vm_tunnel(state.tunnels(), &router, params, active.as_deref())
         .await
         .map_err(|err| ServeError::about_vm(&query, err))?;
