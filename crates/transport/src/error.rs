@@ -102,7 +102,7 @@ pub enum TransportError {
     },
     /// Nothing accepted a forwarded connection on the VM's side (connection refused there).
     #[error(
-        "nothing listens on {to} in {host} (the connection was refused there); start the server there (bg_start, or `nohup CMD &` with tether exec) or check the port"
+        "nothing listens on {to} in {host} (the connection was refused there); start the server there (bg_start, or `nohup CMD >LOG 2>&1 &` with tether exec) or check the port"
     )]
     NothingListening {
         /// The VM's host name.
