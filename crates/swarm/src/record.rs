@@ -102,6 +102,22 @@ pub struct WorkerRecord {
     pub ended: Option<WorkerState>,
 }
 
+impl WorkerRecord {
+    /// Worker `index` on VM `vm_id`, its task not started yet.
+    pub fn new(index: u32, vm_id: impl Into<String>) -> WorkerRecord {
+        WorkerRecord {
+            index,
+            vm_id: vm_id.into(),
+            process: None,
+            runs: Vec::new(),
+            home: None,
+            start_error: None,
+            disposition: Disposition::Active,
+            ended: None,
+        }
+    }
+}
+
 /// Where swarm records live.
 #[derive(Clone, Debug)]
 pub struct Store {

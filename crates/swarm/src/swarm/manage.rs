@@ -44,22 +44,16 @@ impl Swarms {
             swarm_id: record.id.clone(),
             ..KeepOutcome::default()
         };
-        let _guard = self.records.lock().await;
-        let _file = self.store.lock()?;
-        let mut record = self.store.load(&record.id)?.unwrap_or(record);
-        for worker in &mut record.workers {
-            if chosen.contains(&worker.index) {
-                worker.disposition = Disposition::Kept;
-                outcome.kept.push((worker.index, worker.vm_id.clone()));
+        self.update(record, |record| {
+            for worker in &mut record.workers {
+                if chosen.contains(&worker.index) {
+                    worker.disposition = Disposition::Kept;
+                    outcome.kept.push((worker.index, worker.vm_id.clone()));
+                }
             }
-        }
-        apply_deletes(
-            &mut record,
-            deleted,
-            &mut outcome.deleted,
-            &mut outcome.failed,
-        );
-        self.store.save(&record)?;
+            apply_deletes(record, deleted, &mut outcome.deleted, &mut outcome.failed);
+        })
+        .await?;
         Ok(outcome)
     }
 
@@ -136,34 +130,26 @@ impl Swarms {
             ..KeepOutcome::default()
         };
         let mut unreachable = HashMap::new();
-        let record = {
-            let _guard = self.records.lock().await;
-            let _file = self.store.lock()?;
-            let mut record = self.store.load(&record.id)?.unwrap_or(record);
-            for (index, result) in stopped {
-                let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
-                    continue;
-                };
-                match result {
-                    Ok(state) => {
-                        if worker.ended.is_none() {
-                            worker.ended = Some(state);
+        let (record, ()) = self
+            .update(record, |record| {
+                for (index, result) in stopped {
+                    let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
+                        continue;
+                    };
+                    match result {
+                        Ok(state) => {
+                            if worker.ended.is_none() {
+                                worker.ended = Some(state);
+                            }
+                        }
+                        Err(why) => {
+                            unreachable.insert(index, why);
                         }
                     }
-                    Err(why) => {
-                        unreachable.insert(index, why);
-                    }
                 }
-            }
-            apply_deletes(
-                &mut record,
-                deleted,
-                &mut outcome.deleted,
-                &mut outcome.failed,
-            );
-            self.store.save(&record)?;
-            record
-        };
+                apply_deletes(record, deleted, &mut outcome.deleted, &mut outcome.failed);
+            })
+            .await?;
         let workers = record
             .workers
             .iter()

@@ -170,6 +170,25 @@ impl Swarms {
         Ok(ws)
     }
 
+    /// Changes the saved record of `record.id` (`record` itself if it is no longer saved) with
+    /// `change` and saves it, holding this process's and every other tether process's lock
+    /// meanwhile; the record as saved and what `change` returned.
+    async fn update<T>(
+        &self,
+        record: SwarmRecord,
+        change: impl FnOnce(&mut SwarmRecord) -> T,
+    ) -> Result<(SwarmRecord, T), SwarmError> {
+        let _guard = self.records.lock().await;
+        let _file = self.store.lock()?;
+        let mut saved = match self.store.load(&record.id)? {
+            Some(saved) => saved,
+            None => record,
+        };
+        let out = change(&mut saved);
+        self.store.save(&saved)?;
+        Ok((saved, out))
+    }
+
     /// Every swarm on this API, newest first.
     pub fn list(&self) -> Result<Vec<SwarmRecord>, SwarmError> {
         self.store.list(&self.router.api_identity()?)
@@ -278,16 +297,7 @@ mod tests {
     use crate::spec::Task;
 
     fn worker(index: u32, vm_id: &str) -> WorkerRecord {
-        WorkerRecord {
-            index,
-            vm_id: vm_id.into(),
-            process: None,
-            runs: Vec::new(),
-            home: None,
-            start_error: None,
-            disposition: Disposition::Active,
-            ended: None,
-        }
+        WorkerRecord::new(index, vm_id)
     }
 
     #[test]

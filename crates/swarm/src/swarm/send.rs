@@ -143,41 +143,37 @@ impl Swarms {
             .buffer_unordered(self.limits.concurrency)
             .collect()
             .await;
-        let _guard = self.records.lock().await;
-        let _file = self.store.lock()?;
-        let mut saved = self
-            .store
-            .load(&record.id)?
-            .unwrap_or_else(|| record.clone());
         let mut outcome = SendOutcome {
             swarm_id: record.id.clone(),
             mode,
             workers: Vec::new(),
         };
-        for (index, result) in results {
-            let Some(worker) = saved.workers.iter_mut().find(|w| w.index == index) else {
-                continue;
-            };
-            let sent = match result {
-                Ok(Delivery::Delivered) => Sent::Delivered,
-                Ok(Delivery::Started(process)) => {
-                    // (the same process when another send started this run first)
-                    if let Some(earlier) = worker.process.replace(process.clone())
-                        && earlier != process
-                    {
-                        worker.runs.push(earlier);
+        self.update(record.clone(), |saved| {
+            for (index, result) in results {
+                let Some(worker) = saved.workers.iter_mut().find(|w| w.index == index) else {
+                    continue;
+                };
+                let sent = match result {
+                    Ok(Delivery::Delivered) => Sent::Delivered,
+                    Ok(Delivery::Started(process)) => {
+                        // (the same process when another send started this run first)
+                        if let Some(earlier) = worker.process.replace(process.clone())
+                            && earlier != process
+                        {
+                            worker.runs.push(earlier);
+                        }
+                        worker.ended = None;
+                        Sent::Started {
+                            run: worker.runs.len() + 1,
+                            process,
+                        }
                     }
-                    worker.ended = None;
-                    Sent::Started {
-                        run: worker.runs.len() + 1,
-                        process,
-                    }
-                }
-                Err(reason) => Sent::Failed { reason },
-            };
-            outcome.workers.push((index, worker.vm_id.clone(), sent));
-        }
-        self.store.save(&saved)?;
+                    Err(reason) => Sent::Failed { reason },
+                };
+                outcome.workers.push((index, worker.vm_id.clone(), sent));
+            }
+        })
+        .await?;
         outcome.workers.sort_by_key(|(i, _, _)| *i);
         Ok(outcome)
     }

@@ -15,7 +15,7 @@ use super::{StartProgress, Swarms, not_found, now};
 use crate::SwarmError;
 use crate::agent;
 use crate::pi_config::{self, Staged};
-use crate::record::{Disposition, Source, SwarmRecord, WorkerRecord};
+use crate::record::{Source, SwarmRecord, WorkerRecord};
 use crate::spec::{SWARM_VAR, SwarmSpec, Task, WORKER_VAR};
 use crate::status::{SwarmStatus, WorkerStatus};
 
@@ -60,7 +60,7 @@ impl Swarms {
                 },
             )?;
         let id = format!("sw-{:08x}", rand::random::<u32>());
-        let mut record = SwarmRecord {
+        let record = SwarmRecord {
             id: id.clone(),
             created: now(),
             api,
@@ -71,16 +71,7 @@ impl Swarms {
             workers: ids
                 .iter()
                 .zip(0u32..)
-                .map(|(vm_id, index)| WorkerRecord {
-                    index,
-                    vm_id: vm_id.clone(),
-                    process: None,
-                    runs: Vec::new(),
-                    home: None,
-                    start_error: None,
-                    disposition: Disposition::Active,
-                    ended: None,
-                })
+                .map(|(vm_id, index)| WorkerRecord::new(index, vm_id.clone()))
                 .collect(),
         };
         {
@@ -106,24 +97,22 @@ impl Swarms {
             .buffer_unordered(self.limits.concurrency)
             .collect()
             .await;
-        {
-            let _guard = self.records.lock().await;
-            let _file = self.store.lock()?;
-            record = self.store.load(&id)?.unwrap_or(record);
-            for (index, result) in results {
-                let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
-                    continue;
-                };
-                match result {
-                    Ok(Launched { process, home }) => {
-                        worker.process = Some(process);
-                        worker.home = Some(home);
+        let (record, ()) = self
+            .update(record, |record| {
+                for (index, result) in results {
+                    let Some(worker) = record.workers.iter_mut().find(|w| w.index == index) else {
+                        continue;
+                    };
+                    match result {
+                        Ok(Launched { process, home }) => {
+                            worker.process = Some(process);
+                            worker.home = Some(home);
+                        }
+                        Err(reason) => worker.start_error = Some(reason),
                     }
-                    Err(reason) => worker.start_error = Some(reason),
                 }
-            }
-            self.store.save(&record)?;
-        }
+            })
+            .await?;
         let workers = record
             .workers
             .iter()
