@@ -102,7 +102,9 @@ pub(super) fn open(
 /// Copies both ways until both directions end (each passes its EOF on) or `token` is cancelled.
 async fn bridge(channel: Channel<Msg>, mut tcp: TcpStream, token: &CancellationToken) {
     let mut channel = channel.into_stream();
+    // The copy first: data that arrived before the channel closed still reaches the port.
     tokio::select! {
+        biased;
         copied = tokio::io::copy_bidirectional(&mut channel, &mut tcp) => {
             if let Err(e) = copied {
                 tracing::debug!("forward ended: {e}");
