@@ -130,6 +130,29 @@ pub enum TransportError {
         /// What the SSH server said.
         reason: String,
     },
+    /// The connection's agent (the helper tether runs on the VM) went away while a request
+    /// ran; the connection itself is still up.
+    #[error(
+        "tether's helper on {host} (tether-agent, a perl process tether starts there) stopped while this ran ({why}); a command may still be running there (check with `ps`); retry: the next call starts the helper again, or runs without it"
+    )]
+    AgentLost {
+        /// The VM's host name.
+        host: String,
+        /// Whether the request had been sent (it may have run, or still run).
+        started: bool,
+        /// What the helper said last, or how it ended.
+        why: String,
+    },
+    /// The VM could not start the command (no process could be created).
+    #[error(
+        "{host} could not start the command: {reason}; the machine may be out of processes or memory: free some (or wait for running work to end) and retry"
+    )]
+    NotStarted {
+        /// The VM's host name.
+        host: String,
+        /// What the VM said.
+        reason: String,
+    },
     /// The connection dropped, before or while a command ran.
     #[error("{}", disconnected(host, *started))]
     Disconnected {

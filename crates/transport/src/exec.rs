@@ -1,27 +1,24 @@
-//! Commands on channels: streamed output, stdin, cwd, explicit env, timeout and cancel.
+//! Commands: streamed output, stdin, cwd, explicit env, timeout and cancel.
 //!
-//! Every command is wrapped so that its first stdout line is its pid, which is also its process
-//! group (sshd and the simulator start each command as a session leader). A timeout or cancel
-//! then kills the whole group from a second channel — TERM, a grace period, KILL — and the
-//! caller still gets all output produced until then.
+//! A command runs on the connection's agent ([`crate::agent`]) when it is up: one frame there
+//! and back, one process started in the VM. Otherwise — the agent still starting, turned off,
+//! or unable to run there — it runs on a channel of its own ([`crate::channel`]). Both give the
+//! same results: `bash -c` in its own process group, and a timeout or cancel kills the whole
+//! group (TERM, a grace period, KILL), the caller still getting all output produced until then.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use russh::{ChannelMsg, Sig};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use russh::Sig;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::{Session, TransportError};
 
 /// How long a killed command's group gets between TERM and KILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
-/// How long to wait for a killed command's channel to close and its output to drain.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// How much of a streamed stdin is read at a time.
-const STDIN_CHUNK: usize = 64 * 1024;
+/// How long to wait for a killed command's output to drain and its end to arrive.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A command to run.
 #[derive(Clone, Debug, Default)]
@@ -118,14 +115,6 @@ impl Output<'_> {
     }
 }
 
-/// Why the loop stopped early.
-enum Stop {
-    Timeout,
-    Cancel,
-    /// Reading the caller's stdin source or writing to its output failed.
-    Local(&'static str, std::io::Error),
-}
-
 impl Session {
     /// Runs `spec`, passing output to `on_output` as it arrives.
     pub async fn exec(
@@ -145,118 +134,25 @@ impl Session {
     pub async fn exec_io(
         self: &Arc<Self>,
         spec: ExecSpec,
-        stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
+        mut stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
         output: &mut Output<'_>,
         cancel: Option<CancellationToken>,
     ) -> Result<ExecRun, TransportError> {
-        let mut channel = self.channel().await?;
-        let refill = self.clone();
-        tokio::spawn(async move { refill.prepare_spare().await });
-        channel
-            .exec(true, wrap(&spec))
-            .await
-            .map_err(|source| self.ssh_error(source, false))?;
-        let mut bytes: &[u8] = spec.stdin.as_deref().unwrap_or_default();
-        let source: &mut (dyn AsyncRead + Send + Unpin) = match stdin {
-            Some(stream) => stream,
-            None => &mut bytes,
-        };
-        let feeder = feed(source, channel.make_writer());
-        tokio::pin!(feeder);
-        let mut fed = false;
-        let deadline = spec.timeout.map(|t| Instant::now() + t);
-        let cancel = cancel.unwrap_or_default();
-        let mut state = RunState::default();
-        let mut stop = None;
-        loop {
-            tokio::select! {
-                message = channel.wait() => match message {
-                    Some(message) => if let Some((stream, data)) = state.take(message)
-                        && let Err(e) = output.put(stream, &data).await
-                    {
-                        stop = Some(Stop::Local("writing the command's output", e));
-                    },
-                    None => break,
-                },
-                result = &mut feeder, if !fed => {
-                    fed = true;
-                    if let Err(e) = result {
-                        stop = Some(Stop::Local("reading the command's input", e));
-                    }
+        if let Some(link) = self.agent_link() {
+            let input = stdin
+                .as_mut()
+                .map(|s| &mut **s as &mut (dyn AsyncRead + Send + Unpin));
+            match crate::agent::run(&link, &spec, input, output, cancel.clone()).await {
+                Err(crate::agent::Failure::NotStarted) => {
+                    tracing::debug!(host = %self.host(), "agent gone before the command; using a channel");
                 }
-                () = sleep_until(deadline), if stop.is_none() => stop = Some(Stop::Timeout),
-                () = cancel.cancelled(), if stop.is_none() => stop = Some(Stop::Cancel),
-            }
-            if let Some(reason) = stop.take() {
-                return self.stop(channel, state, reason, output).await;
+                other => return other.map_err(|failure| self.agent_error(failure)),
             }
         }
-        output
-            .flush()
-            .await
-            .map_err(|source| TransportError::LocalIo {
-                what: "writing the command's output",
-                source,
-            })?;
-        state.finish(self.host())
+        self.exec_channel(spec, stdin, output, cancel).await
     }
 
-    async fn stop(
-        self: &Arc<Self>,
-        mut channel: russh::Channel<russh::client::Msg>,
-        mut state: RunState,
-        reason: Stop,
-        output: &mut Output<'_>,
-    ) -> Result<ExecRun, TransportError> {
-        if let Some(pid) = state.pid {
-            self.kill_group(pid).await?;
-        }
-        let _ = channel.close().await;
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
-            while let Some(message) = channel.wait().await {
-                if let Some((stream, data)) = state.take(message) {
-                    let _ = output.put(stream, &data).await;
-                }
-            }
-            let _ = output.flush().await;
-        })
-        .await;
-        let outcome = match reason {
-            Stop::Timeout => ExecOutcome::TimedOut,
-            Stop::Cancel => ExecOutcome::Cancelled,
-            Stop::Local(what, source) => return Err(TransportError::LocalIo { what, source }),
-        };
-        Ok(ExecRun {
-            outcome,
-            remote_pid: state.pid,
-        })
-    }
-
-    /// TERM, grace, KILL to the remote process group `pgid`, from a fresh channel.
-    async fn kill_group(self: &Arc<Self>, pgid: u32) -> Result<(), TransportError> {
-        let tenths = KILL_GRACE.as_millis() / 100;
-        let script = format!(
-            "kill -TERM -- -{pgid} 2>/dev/null || exit 0; i=0; \
-             while kill -0 -- -{pgid} 2>/dev/null && [ $i -lt {tenths} ]; do sleep 0.1; i=$((i+1)); done; \
-             kill -KILL -- -{pgid} 2>/dev/null; exit 0"
-        );
-        let mut channel = self.channel().await?;
-        channel
-            .exec(true, script)
-            .await
-            .map_err(|source| self.ssh_error(source, true))?;
-        let _ = channel.eof().await;
-        let waited = tokio::time::timeout(KILL_GRACE + DRAIN_TIMEOUT, async {
-            while channel.wait().await.is_some() {}
-        });
-        waited.await.map_err(|_| TransportError::Timeout {
-            what: "killing a command",
-            host: self.host().into(),
-            after: KILL_GRACE + DRAIN_TIMEOUT,
-        })
-    }
-
-    fn ssh_error(&self, source: russh::Error, started: bool) -> TransportError {
+    pub(crate) fn ssh_error(&self, source: russh::Error, started: bool) -> TransportError {
         if self.is_closed() {
             TransportError::Disconnected {
                 host: self.host().into(),
@@ -271,127 +167,29 @@ impl Session {
     }
 }
 
-/// What has been seen of a running command.
-#[derive(Default)]
-struct RunState {
-    pid: Option<u32>,
-    pid_line: Vec<u8>,
-    outcome: Option<ExecOutcome>,
+/// A signal's name without `SIG`, as SSH reports it (`KILL` for 9); the number when unknown.
+pub(crate) fn signal_name(number: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+        "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG",
+        "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS",
+    ];
+    number
+        .checked_sub(1)
+        .and_then(|i| NAMES.get(i as usize))
+        .map_or_else(|| number.to_string(), |name| (*name).to_owned())
 }
 
-impl RunState {
-    /// Records exit status and signal; returns output bytes (stdout without the pid line).
-    fn take(&mut self, message: ChannelMsg) -> Option<(Stream, Bytes)> {
-        match message {
-            ChannelMsg::Data { data } => self.stdout(data).map(|data| (Stream::Stdout, data)),
-            ChannelMsg::ExtendedData { data, ext: 1 } => Some((Stream::Stderr, data)),
-            ChannelMsg::ExitStatus { exit_status } => {
-                self.outcome = Some(ExecOutcome::Exited(exit_status));
-                None
-            }
-            ChannelMsg::ExitSignal { signal_name, .. } => {
-                self.outcome = Some(ExecOutcome::Signaled(signal_name_of(&signal_name)));
-                None
-            }
-            _ => None,
-        }
-    }
-
-    /// Strips the pid line the wrapper prints first, then passes stdout through.
-    fn stdout(&mut self, data: Bytes) -> Option<Bytes> {
-        if self.pid.is_some() {
-            return Some(data);
-        }
-        match data.iter().position(|b| *b == b'\n') {
-            None => {
-                self.pid_line.extend_from_slice(&data);
-                None
-            }
-            Some(end) => {
-                self.pid_line.extend_from_slice(&data[..end]);
-                self.pid = String::from_utf8_lossy(&self.pid_line)
-                    .trim()
-                    .parse()
-                    .ok()
-                    .or(Some(0));
-                (end + 1 < data.len()).then(|| data.slice(end + 1..))
-            }
-        }
-    }
-
-    fn finish(self, host: &str) -> Result<ExecRun, TransportError> {
-        match self.outcome {
-            Some(outcome) => Ok(ExecRun {
-                outcome,
-                remote_pid: self.pid,
-            }),
-            None => Err(TransportError::Disconnected {
-                host: host.into(),
-                started: true,
-            }),
-        }
-    }
-}
-
-fn signal_name_of(signal: &Sig) -> String {
+/// The name of a signal SSH reported, without `SIG`.
+pub(crate) fn signal_name_of(signal: &Sig) -> String {
     match signal {
         Sig::Custom(name) => name.clone(),
         other => format!("{other:?}"),
     }
 }
 
-/// Copies `source` into the channel, then sends EOF. A read error is the caller's and is
-/// returned; a write error means the command stopped reading, which is not an error.
-async fn feed(
-    source: &mut (dyn AsyncRead + Send + Unpin),
-    mut channel: impl AsyncWrite + Unpin,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; STDIN_CHUNK];
-    loop {
-        let n = source.read(&mut buf).await?;
-        if n == 0 {
-            let _ = channel.shutdown().await;
-            return Ok(());
-        }
-        if channel.write_all(&buf[..n]).await.is_err() {
-            return Ok(());
-        }
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The wrapper: pid line, cwd, explicit env, then the command in bash (or sh).
-fn wrap(spec: &ExecSpec) -> String {
-    let mut script = String::from("printf '%s\\n' \"$$\"; ");
-    if let Some(cwd) = &spec.cwd {
-        script.push_str(&format!("cd -- {} || exit 1; ", quote(cwd)));
-    }
-    let env: String = spec
-        .env
-        .iter()
-        .map(|(k, v)| format!("{} ", quote(&format!("{k}={v}"))))
-        .collect();
-    // `env` is one more program started per command: only when there is something to set.
-    let env = if env.is_empty() {
-        env
-    } else {
-        format!("env {env}")
-    };
-    let command = quote(&spec.command);
-    script.push_str(&format!(
-        "if command -v bash >/dev/null 2>&1; then exec {env}bash -c {command}; else exec {env}sh -c {command}; fi"
-    ));
-    script
-}
-
 /// POSIX single-quoting.
-fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     shlex::try_quote(text).map_or_else(
         |_| format!("'{}'", text.replace('\'', "'\\''")),
         |q| q.into_owned(),
@@ -400,58 +198,15 @@ fn quote(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn the_pid_line_is_stripped_even_when_split_across_packets() {
-        let mut state = RunState::default();
-        let mut seen = Vec::new();
-        for chunk in [b"12".as_slice(), b"34\nhello ", b"world\n"] {
-            if let Some((_, bytes)) = state.take(ChannelMsg::Data {
-                data: Bytes::copy_from_slice(chunk),
-            }) {
-                seen.extend_from_slice(&bytes);
-            }
-        }
-        assert_eq!(state.pid, Some(1234));
-        assert_eq!(seen, b"hello world\n");
-    }
-
-    #[test]
-    fn the_wrapper_quotes_cwd_env_and_command() {
-        let dir = tempfile::Builder::new().prefix("a b '").tempdir().unwrap();
-        let cwd = dir.path().display().to_string();
-        let spec = ExecSpec {
-            command: "echo 'it''s'; pwd; echo \"$K\"".into(),
-            cwd: Some(cwd.clone()),
-            env: vec![("K".into(), "v w".into())],
-            ..ExecSpec::default()
-        };
-        let script = wrap(&spec);
-        let output = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .env_clear()
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        let (pid, rest) = stdout.split_once('\n').unwrap();
-        assert!(pid.parse::<u32>().is_ok(), "{stdout}");
-        assert_eq!(rest, format!("its\n{cwd}\nv w\n"));
-    }
-
-    #[test]
-    fn without_env_the_wrapper_starts_the_shell_directly() {
-        let script = wrap(&ExecSpec::shell("echo \"$0\""));
-        assert!(!script.contains("env "), "{script}");
-        let output = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&script)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(output.stdout).unwrap();
-        let (_, rest) = stdout.split_once('\n').unwrap();
-        assert!(rest == "bash\n" || rest == "sh\n", "{stdout}");
+    fn signal_numbers_have_ssh_names() {
+        assert_eq!(signal_name(9), "KILL");
+        assert_eq!(signal_name(15), "TERM");
+        assert_eq!(signal_name(31), "SYS");
+        assert_eq!(signal_name(40), "40");
+        assert_eq!(signal_name(0), "0");
+        assert_eq!(signal_name_of(&Sig::KILL), "KILL");
     }
 }

@@ -8,6 +8,11 @@
 //! keeps one connection per VM shared by all concurrent callers; TCP connections to ports
 //! on the VM (`direct-tcpip`, as `ssh -L`) ride on that same connection.
 //!
+//! On each connection tether starts an [`Agent`], a small Perl program sent in the exec
+//! request itself, that runs commands (one frame each way, one process started) and file
+//! operations (one round trip, no process) for it; until it is up, or where it cannot run,
+//! every command takes a channel of its own.
+//!
 //! ```no_run
 //! # async fn demo(key: russh::keys::PrivateKey) -> Result<(), tether_transport::TransportError> {
 //! use tether_transport::{Endpoint, ExecSpec, Pool, TransportConfig};
@@ -18,18 +23,22 @@
 //! # Ok(()) }
 //! ```
 
+mod agent;
+mod channel;
 mod error;
 mod exec;
 mod forward;
 mod hostkeys;
 mod pool;
+mod preamble;
 mod session;
 mod tls;
 
+pub use agent::{AGENT_START_TIMEOUT, Agent, FileRun, status};
 pub use error::TransportError;
 pub use exec::{ExecOutcome, ExecRun, ExecSpec, Output, Stream};
 pub use forward::ForwardStream;
 pub use hostkeys::KnownHosts;
 pub use pool::Pool;
-pub use session::{Endpoint, Session, TransportConfig};
+pub use session::{Endpoint, NO_AGENT_VAR, Session, TransportConfig};
 pub use tls::client_config;

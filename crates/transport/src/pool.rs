@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    Endpoint, ExecRun, ExecSpec, ForwardStream, Output, Session, Stream, TransportConfig,
+    Agent, Endpoint, ExecRun, ExecSpec, ForwardStream, Output, Session, Stream, TransportConfig,
     TransportError,
 };
 
@@ -76,6 +76,8 @@ impl Pool {
         match Session::connect(endpoint, key, &self.config, &self.tls).await {
             Ok(session) => {
                 let session = Arc::new(session);
+                // Starts the agent in the background; commands take channels until it is up.
+                let _ = session.agent_link();
                 session.prepare_spare().await;
                 *slot = Slot::Ready(session.clone());
                 Ok(session)
@@ -140,6 +142,17 @@ impl Pool {
             }
             other => other,
         }
+    }
+
+    /// The agent of the connection to `endpoint` (connecting if needed), for file operations
+    /// in one round trip; `None` while it is not up (it is being started) or cannot run there.
+    pub async fn agent(
+        &self,
+        endpoint: &Endpoint,
+        key: &Arc<PrivateKey>,
+    ) -> Result<Option<Agent>, TransportError> {
+        let session = self.session(endpoint, key).await?;
+        Ok(session.agent_link().map(|link| Agent { link, session }))
     }
 
     /// Opens a connection to `host:port` as the VM at `endpoint` sees it, on its pooled

@@ -83,23 +83,32 @@ pub struct TransportConfig {
     pub known_hosts: KnownHosts,
     /// An extra CA to trust besides the public roots (the simulator's `ca_cert`).
     pub extra_ca: Option<PathBuf>,
+    /// Whether to start the [`crate::Agent`] on each connection (commands and file operations
+    /// in one round trip); without it, every command takes a channel of its own.
+    pub agent: bool,
 }
 
+/// The environment variable that turns the agent off (`TETHER_NO_AGENT=1`).
+pub const NO_AGENT_VAR: &str = "TETHER_NO_AGENT";
+
 impl TransportConfig {
-    /// Public roots only, pins in `known_hosts`.
+    /// Public roots only, pins in `known_hosts`; the agent on unless `TETHER_NO_AGENT=1`.
     pub fn new(known_hosts: impl Into<PathBuf>) -> TransportConfig {
+        let off = std::env::var_os(NO_AGENT_VAR).is_some_and(|v| v == "1");
         TransportConfig {
             known_hosts: KnownHosts::new(known_hosts),
             extra_ca: None,
+            agent: !off,
         }
     }
 }
 
-/// A live SSH session. Commands run on channels of it, concurrently.
+/// A live SSH session. Commands run on its agent, or on channels of it, concurrently.
 pub struct Session {
     handle: Handle<Client>,
     endpoint: Endpoint,
     spare: Mutex<Spare>,
+    pub(crate) agent: crate::agent::Slot,
 }
 
 /// The channel opened ahead of need. Its lock is never held across an await, so concurrent
@@ -199,7 +208,7 @@ impl Session {
         }
     }
 
-    async fn open_channel(&self) -> Result<Channel<Msg>, TransportError> {
+    pub(crate) async fn open_channel(&self) -> Result<Channel<Msg>, TransportError> {
         let opening = self.handle.channel_open_session();
         self.await_open("opening a channel", opening).await
     }
@@ -300,6 +309,7 @@ async fn connect_inner(
         handle,
         endpoint: endpoint.clone(),
         spare: Default::default(),
+        agent: crate::agent::Slot::new(config.agent),
     };
     authenticate(&mut session, key).await?;
     Ok(session)

@@ -11,6 +11,8 @@ use tether_transport::{
 };
 use tokio_util::sync::CancellationToken;
 
+#[path = "vm/agent.rs"]
+mod agent;
 #[path = "vm/forward.rs"]
 mod forward;
 
