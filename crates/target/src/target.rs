@@ -191,4 +191,39 @@ pub trait Target: Send + Sync {
         let mut source = bytes;
         self.write_from(path, &mut source, bytes.len() as u64).await
     }
+
+    /// The metadata of the file at `path` and, when it has at most `max` bytes, its content
+    /// (`None` for a larger one, which is not read): [`Target::stat`] and
+    /// [`Target::read_file`] in one operation where the target can (a VM: one round trip).
+    async fn read_file_within(
+        &self,
+        path: &str,
+        max: u64,
+    ) -> Result<(Metadata, Option<Vec<u8>>), TargetError> {
+        read_within(self, path, max).await
+    }
+
+    /// Like [`Target::write_file`], creating the file's directory and its parents first (as
+    /// [`Target::mkdir_all`]), in one operation where the target can.
+    async fn write_file_creating_dirs(&self, path: &str, bytes: &[u8]) -> Result<(), TargetError> {
+        if let Some((parent, _)) = path.rsplit_once('/')
+            && !parent.is_empty()
+        {
+            self.mkdir_all(parent).await?;
+        }
+        self.write_file(path, bytes).await
+    }
+}
+
+/// [`Target::read_file_within`] as a stat, then a read if the file is small enough.
+pub(crate) async fn read_within(
+    target: &(impl Target + ?Sized),
+    path: &str,
+    max: u64,
+) -> Result<(Metadata, Option<Vec<u8>>), TargetError> {
+    let meta = target.stat(path).await?;
+    if meta.size > max {
+        return Ok((meta, None));
+    }
+    Ok((meta, Some(target.read_file(path).await?)))
 }

@@ -18,15 +18,14 @@ pub const MAX_IMAGE_BYTES: usize = 4_500_000;
 /// hint on how to continue.
 pub async fn read(ws: &Workspace, args: ReadArgs) -> Result<ToolOutput, ToolError> {
     let path = ws.resolve(&args.path);
-    let meta = ws.target().stat(&path).await?;
-    if meta.size > MAX_READ_BYTES {
+    let (meta, bytes) = ws.target().read_file_within(&path, MAX_READ_BYTES).await?;
+    let Some(bytes) = bytes else {
         return Err(ToolError::TooLarge {
             path: args.path,
             size: meta.size,
             max: MAX_READ_BYTES,
         });
-    }
-    let bytes = ws.target().read_file(&path).await?;
+    };
     match image_type(&bytes) {
         Some(mime) => Ok(image(&bytes, mime)),
         None => text(&String::from_utf8_lossy(&bytes), &args),

@@ -8,13 +8,8 @@ use crate::{ToolError, ToolOutput, Workspace};
 pub async fn write(ws: &Workspace, args: WriteArgs) -> Result<ToolOutput, ToolError> {
     let path = ws.resolve(&args.path);
     let _lock = ws.lock(&path).await;
-    if let Some((parent, _)) = path.rsplit_once('/')
-        && !parent.is_empty()
-    {
-        ws.target().mkdir_all(parent).await?;
-    }
     ws.target()
-        .write_file(&path, args.content.as_bytes())
+        .write_file_creating_dirs(&path, args.content.as_bytes())
         .await?;
     Ok(ToolOutput::text(format!(
         "Successfully wrote {} bytes to {}",

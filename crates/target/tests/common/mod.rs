@@ -8,6 +8,7 @@ mod sshd;
 use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use russh::keys::PrivateKey;
 use tether_target::{
@@ -76,15 +77,28 @@ pub struct Run {
     pub outcome: ExecOutcome,
 }
 
-/// Every backend available here; a missing one is skipped with a printed reason.
+/// A `.bashrc` whose shell prints on both streams when it is the login shell sshd starts for
+/// tether (running tether's wrapper, or starting its agent), as a chatty `.zshenv` does for a
+/// zsh user: none of it may reach a command's output. (bash also reads `.bashrc` for the
+/// `bash -c` running the command itself, as with any `ssh host cmd`; what that prints is the
+/// command's own.)
+pub const NOISY_BASHRC: &str = "case \"$BASH_EXECUTION_STRING\" in *tether-pid*|*TETHER-AGENT*)\n  \
+    echo 'a login script talking on stdout'; echo 'a login script talking on stderr' >&2;;\nesac\n";
+
+/// How long a remote backend's agent may take to come up.
+const AGENT_READY: Duration = Duration::from_secs(30);
+
+/// Every backend available here, the remote ones twice: through the connection's agent, and
+/// with the agent turned off (a channel per command, shell snippets for files). A missing one
+/// is skipped with a printed reason.
 pub async fn backends() -> Vec<Backend> {
     let mut all = vec![local()];
     match vm().await {
-        Ok(backend) => all.push(backend),
+        Ok(backends) => all.extend(backends),
         Err(reason) => eprintln!("SKIPPED the simulator VM backend: {reason}"),
     }
     match ssh().await {
-        Ok(backend) => all.push(backend),
+        Ok(backends) => all.extend(backends),
         Err(reason) => eprintln!("SKIPPED the plain SSH backend: {reason}"),
     }
     all
@@ -120,11 +134,22 @@ fn tether_binary() -> Result<PathBuf, String> {
     tether_testkit::tether_binary().map_err(|e| e.to_string())
 }
 
-/// A fresh VM of a freshly started simulator, in `/tmp/parity`.
-pub async fn vm() -> Result<Backend, String> {
-    let sim = Sim::start(tether_binary()?)
-        .await
-        .expect("the simulator starts");
+/// Two fresh VMs of a freshly started simulator, in `/tmp/parity`: one through its agent, and
+/// one without perl, where the agent cannot start and everything takes the other path.
+pub async fn vm() -> Result<[Backend; 2], String> {
+    let sim = Arc::new(
+        Sim::start(tether_binary()?)
+            .await
+            .expect("the simulator starts"),
+    );
+    let with = vm_backend(&sim, "vm", "true", true).await;
+    let without = vm_backend(&sim, "vm-without-perl", "rm /usr/bin/perl", false).await;
+    Ok([with, without])
+}
+
+/// A new VM on `sim`, readied by `prepare` (run without the agent), then reached with the
+/// agent wanted; `agent` says whether it must come up there.
+async fn vm_backend(sim: &Arc<Sim>, name: &'static str, prepare: &str, agent: bool) -> Backend {
     let vm = sim.api().new_vm().await.expect("a VM is created");
     let body = sim
         .api()
@@ -135,47 +160,86 @@ pub async fn vm() -> Result<Backend, String> {
         .unwrap();
     let key =
         Arc::new(PrivateKey::from_openssh(body["ssh_private_key"].as_str().unwrap()).unwrap());
-    let info = sim.info().clone();
+    let info = sim.info();
+    let endpoint = Endpoint::vers(&vm, &info.vm_domain, Some(&info.ssh_gateway));
     let pins = tempfile::tempdir().unwrap();
     let mut config = TransportConfig::new(pins.path().join("known_hosts"));
     config.extra_ca = Some(info.ca_cert.clone());
-    let endpoint = Endpoint::vers(&vm, &info.vm_domain, Some(&info.ssh_gateway));
-    let target = remote(config, endpoint, key);
-    let root = "/tmp/parity".to_owned();
-    target.mkdir_all(&root).await.unwrap();
-    Ok(Backend {
-        name: "vm",
-        target,
-        root,
-        _keep: Box::new((sim, pins)),
-    })
-}
-
-/// A plain SSH host: a throwaway `sshd` on loopback, working in a local temporary directory.
-pub async fn ssh() -> Result<Backend, String> {
-    let sshd = Sshd::start().await?;
-    let pins = tempfile::tempdir().unwrap();
-    let config = TransportConfig::new(pins.path().join("known_hosts"));
-    let endpoint = Endpoint::plain("127.0.0.1", sshd.port(), "root");
-    let target = remote(config, endpoint, sshd.client_key());
-    let dir = tempfile::Builder::new()
-        .prefix("tether-parity-ssh-")
-        .tempdir()
+    let setup = Backend {
+        name,
+        target: remote(
+            TransportConfig {
+                agent: false,
+                ..config.clone()
+            },
+            &endpoint,
+            &key,
+            false,
+        )
+        .await,
+        root: "/tmp/parity".into(),
+        _keep: Box::new(()),
+    };
+    setup.sh(prepare).await;
+    setup.target.mkdir_all(&setup.root).await.unwrap();
+    let bashrc = NOISY_BASHRC.as_bytes();
+    setup
+        .target
+        .write_file("/root/.bashrc", bashrc)
+        .await
         .unwrap();
-    let root = dir.path().to_str().unwrap().to_owned();
-    Ok(Backend {
-        name: "ssh",
-        target,
-        root,
-        _keep: Box::new((sshd, pins, dir)),
-    })
+    Backend {
+        target: remote(config, &endpoint, &key, agent).await,
+        _keep: Box::new((sim.clone(), pins)),
+        ..setup
+    }
 }
 
-fn remote(config: TransportConfig, endpoint: Endpoint, key: Arc<PrivateKey>) -> Arc<dyn Target> {
+/// A plain SSH host: a throwaway `sshd` on loopback, working in a local temporary directory;
+/// through its agent and without it.
+pub async fn ssh() -> Result<[Backend; 2], String> {
+    let sshd = Arc::new(Sshd::start().await?);
+    let endpoint = Endpoint::plain("127.0.0.1", sshd.port(), "root");
+    let mut made = Vec::new();
+    for (name, agent) in [("ssh", true), ("ssh-channels", false)] {
+        let pins = tempfile::tempdir().unwrap();
+        let mut config = TransportConfig::new(pins.path().join("known_hosts"));
+        config.agent = agent;
+        let target = remote(config, &endpoint, &sshd.client_key(), agent).await;
+        let dir = tempfile::Builder::new()
+            .prefix("tether-parity-ssh-")
+            .tempdir()
+            .unwrap();
+        let root = dir.path().to_str().unwrap().to_owned();
+        made.push(Backend {
+            name,
+            target,
+            root,
+            _keep: Box::new((sshd.clone(), pins, dir)),
+        });
+    }
+    Ok(made.try_into().unwrap_or_else(|_| unreachable!()))
+}
+
+/// A remote target on a pool of its own, once its agent is up (`agent`) or known not to come
+/// up.
+async fn remote(
+    config: TransportConfig,
+    endpoint: &Endpoint,
+    key: &Arc<PrivateKey>,
+    agent: bool,
+) -> Arc<dyn Target> {
     let pool = Arc::new(Pool::new(config).unwrap());
+    let session = pool.session(endpoint, key).await.unwrap();
+    assert_eq!(
+        session.agent_ready(AGENT_READY).await,
+        agent,
+        "whether the agent runs on {}",
+        endpoint.host
+    );
     Arc::new(RemoteTarget::new(
         pool,
-        Arc::new(StaticAccess::new(endpoint, key)),
+        Arc::new(StaticAccess::new(endpoint.clone(), key.clone())),
     ))
 }
 

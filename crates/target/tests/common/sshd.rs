@@ -1,6 +1,10 @@
 //! A throwaway OpenSSH server on loopback. The test owns the listening socket (port 0, never
 //! re-bound) and hands each accepted connection to `sshd -i` (inetd mode), with its own host
 //! key and one authorized key.
+//!
+//! The host's login dotfiles must not change what the tests see (a `pyenv rehash` in root's
+//! profile once broke them), so each `sshd` runs in a mount namespace of its own where root's
+//! home is a scratch directory, with a `.bashrc` whose login shell talks ([`NOISY_BASHRC`]).
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -8,11 +12,15 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use russh::keys::PrivateKey;
+
+use super::NOISY_BASHRC;
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
 const SSHD: &str = "/usr/sbin/sshd";
+/// Root's home, as `sshd` finds it in the password database.
+const ROOT_HOME: &str = "/root";
 
 /// A listening loopback port served by `sshd -i`; stopped (and every sshd killed) on drop.
 pub struct Sshd {
@@ -47,6 +55,9 @@ impl Sshd {
         )
         .unwrap();
         std::fs::write(dir.path().join("sshd_config"), config(dir.path())).unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir(&home).unwrap();
+        std::fs::write(home.join(".bashrc"), NOISY_BASHRC).unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let children = Arc::new(Mutex::new(Vec::new()));
@@ -103,6 +114,39 @@ fn config(dir: &Path) -> String {
     )
 }
 
+/// Makes `command` run in a mount namespace of its own in which `home` is mounted over root's
+/// home directory.
+fn with_home(command: &mut Command, home: &Path) {
+    use nix::mount::{MsFlags, mount};
+    use nix::sched::{CloneFlags, unshare};
+    let home = std::ffi::CString::new(home.as_os_str().as_encoded_bytes()).unwrap();
+    let target = std::ffi::CString::new(ROOT_HOME).unwrap();
+    let root = std::ffi::CString::new("/").unwrap();
+    // SAFETY: between fork and exec only the unshare and mount system calls run, on strings
+    // made before the fork.
+    unsafe {
+        command.pre_exec(move || {
+            unshare(CloneFlags::CLONE_NEWNS)?;
+            let none: Option<&std::ffi::CStr> = None;
+            mount(
+                none,
+                root.as_c_str(),
+                none,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                none,
+            )?;
+            mount(
+                Some(home.as_c_str()),
+                target.as_c_str(),
+                none,
+                MsFlags::MS_BIND,
+                none,
+            )?;
+            Ok(())
+        });
+    }
+}
+
 /// Hands every connection to its own `sshd -i`.
 async fn serve(listener: TcpListener, dir: PathBuf, children: Arc<Mutex<Vec<Child>>>) {
     while let Ok((stream, _)) = listener.accept().await {
@@ -118,9 +162,12 @@ async fn serve(listener: TcpListener, dir: PathBuf, children: Arc<Mutex<Vec<Chil
             .append(true)
             .open(dir.join("sshd.log"))
             .unwrap();
-        let child = Command::new(SSHD)
+        let mut command = Command::new(SSHD);
+        command
             .args(["-i", "-e", "-f"])
-            .arg(dir.join("sshd_config"))
+            .arg(dir.join("sshd_config"));
+        with_home(&mut command, &dir.join("home"));
+        let child = command
             .stdin(Stdio::from(input))
             .stdout(Stdio::from(output))
             .stderr(Stdio::from(log))

@@ -320,11 +320,12 @@ sub escalate {
     }
 }
 
-# File operations. Each ends with a 'z' frame: kind 0, the code tether's shell snippet for the
-# same operation exits with, and a message when it failed for another reason.
+# File operations. Each ends with a 'z' frame: kind 0 (3: while creating the directory of a
+# file to write), the code tether's shell snippet for the same operation exits with, and a
+# message when it failed for another reason.
 sub done {
-    my ($id, $code, $message) = @_;
-    reply('z', $id, pack('CNN', 0, $code, 0) . (defined $message ? $message : ''));
+    my ($id, $code, $message, $kind) = @_;
+    reply('z', $id, pack('CNN', $kind || 0, $code, 0) . (defined $message ? $message : ''));
 }
 
 # `<L|-> <raw mode in hex> <size>`, following symlinks, as the stat snippet prints it.
@@ -426,7 +427,7 @@ sub start_write {
     my ($path, $dir, @ancestors) = split /\0/, $names, -1;
     if ($flags & 1) {
         my ($code, $message) = mkdir_all($dir, @ancestors);
-        return done($id, $code, $message) if $code;
+        return done($id, $code, $message, 3) if $code;
     }
     my $file = $path;
     if (-l $file && -e $file && defined(my $real = Cwd::abs_path($file))) {

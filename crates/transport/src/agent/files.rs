@@ -52,6 +52,9 @@ pub struct FileRun {
     /// For reads and stats: `<L|-> <raw mode in hex> <size>`, following symlinks (`L` when the
     /// path itself is a link), as the stat snippet prints it.
     pub stat: Option<String>,
+    /// For writes that create their directory: whether `code` is that of creating it (the
+    /// `mkdir -p` snippet's) rather than of writing.
+    pub creating_dir: bool,
 }
 
 /// A connection's agent, for file operations in one round trip each. Get one from
@@ -196,6 +199,7 @@ fn ran(end: End, stat: Option<String>) -> FileRun {
         code: end.code,
         message: end.message,
         stat,
+        creating_dir: end.kind == 3,
     }
 }
 

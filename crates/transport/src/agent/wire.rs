@@ -19,8 +19,8 @@
 //! Replies (agent → tether): `h` hello (id 0: `1 <pid> <exec window> <write window> <shell>`),
 //! `o`/`e` stdout/stderr or file data (within the credit given), `a` u32 input bytes consumed
 //! (more may be sent), `s` a stat line (`<L|-> <mode hex> <size>`), and `z` the end: u8 kind (0
-//! exited with the code, 1 killed by the signal, 2 could not start), u32 code, u32 pid, then a
-//! message. A string is a u32 length and its bytes.
+//! exited with the code, 1 killed by the signal, 2 could not start, 3 a write failed creating
+//! its directory), u32 code, u32 pid, then a message. A string is a u32 length and its bytes.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
@@ -151,7 +151,7 @@ impl Decoder {
 /// How a request ended, from its `z` frame.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct End {
-    /// 0 exited, 1 killed by a signal, 2 could not start.
+    /// 0 exited, 1 killed by a signal, 2 could not start, 3 failed creating a directory.
     pub(crate) kind: u8,
     /// The exit code or signal number.
     pub(crate) code: u32,

@@ -1,6 +1,9 @@
 //! A remote host as a target: a Vers VM (SSH inside TLS) or a plain SSH host, reached through
-//! the transport's [`Pool`]. Commands run on pooled channels; file operations are small shell
-//! snippets ([`crate::script`]) on channels of the same connection.
+//! the transport's [`Pool`]. Commands run on the connection's agent (or pooled channels until
+//! it is up); file operations run on the agent too, else as small shell snippets
+//! ([`crate::script`]) on the same connection ([`files`]).
+
+mod files;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::script::{self, checked};
 use crate::search::{self, GlobPlan};
+use crate::target::read_within;
 use crate::{
     DirEntry, FileKind, GrepMatch, GrepQuery, META_TIMEOUT, Metadata, SEARCH_TIMEOUT, Sink, Source,
     Target, TargetError,
@@ -116,14 +120,7 @@ impl Target for RemoteTarget {
     }
 
     async fn read_to(&self, path: &str, sink: Sink<'_>) -> Result<u64, TargetError> {
-        let mut counted = Counted {
-            inner: sink,
-            count: 0,
-        };
-        script::read(checked(path)?)
-            .run(self, None, &mut counted)
-            .await?;
-        Ok(counted.count)
+        self.read_remote(checked(path)?, sink).await
     }
 
     async fn write_from(
@@ -132,41 +129,32 @@ impl Target for RemoteTarget {
         source: Source<'_>,
         len: u64,
     ) -> Result<(), TargetError> {
-        let mut limited = Counted {
-            inner: tokio::io::AsyncReadExt::take(source, len),
-            count: 0,
-        };
-        let script = script::write(checked(path)?, len);
-        match script
-            .run(self, Some(&mut limited), &mut tokio::io::sink())
-            .await
-        {
-            Err(TargetError::Truncated { .. }) => Err(TargetError::Truncated {
-                path: path.into(),
-                expected: len,
-                got: limited.count,
-            }),
-            other => other,
-        }
+        self.write_remote(checked(path)?, source, len, false).await
     }
 
     async fn stat(&self, path: &str) -> Result<Metadata, TargetError> {
-        let output = script::stat(checked(path)?, META_TIMEOUT)
-            .output(self)
-            .await?;
-        parse_stat(&output).ok_or_else(|| TargetError::Tool {
-            what: "reading file metadata",
-            status: "unexpected output".into(),
-            stderr: String::from_utf8_lossy(&output).into_owned(),
-            hint: "the host's `stat` does not understand `-c '%f %s'`; install GNU coreutils",
-        })
+        self.stat_remote(checked(path)?).await
     }
 
     async fn mkdir_all(&self, path: &str) -> Result<(), TargetError> {
-        script::mkdir_all(checked(path)?, META_TIMEOUT)
-            .output(self)
+        self.mkdir_remote(checked(path)?).await
+    }
+
+    async fn read_file_within(
+        &self,
+        path: &str,
+        max: u64,
+    ) -> Result<(Metadata, Option<Vec<u8>>), TargetError> {
+        match self.read_within_remote(checked(path)?, max).await? {
+            Some(read) => Ok(read),
+            None => read_within(self, path, max).await,
+        }
+    }
+
+    async fn write_file_creating_dirs(&self, path: &str, bytes: &[u8]) -> Result<(), TargetError> {
+        let mut source = bytes;
+        self.write_remote(checked(path)?, &mut source, bytes.len() as u64, true)
             .await
-            .map(drop)
     }
 
     async fn read_dir(&self, path: &str) -> Result<Vec<DirEntry>, TargetError> {
