@@ -1,4 +1,4 @@
-//! tether's warm path: a [`Pool`] whose connection to the VM and spare channel are already open.
+//! tether's warm path: a [`Pool`] whose connection to the VM and its agent are already up.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use russh::keys::PrivateKey;
 use tether_target::{RemoteTarget, StaticAccess};
-use tether_transport::{Endpoint, ExecOutcome, ExecSpec, Pool};
+use tether_transport::{AGENT_START_TIMEOUT, Endpoint, ExecOutcome, ExecSpec, Pool};
 
 use crate::lab::{Lab, Network};
 
@@ -32,6 +32,10 @@ impl Warm {
             endpoint: lab.endpoint(network),
             key: lab.key().clone(),
         });
+        let session = warm.pool.session(&warm.endpoint, &warm.key).await?;
+        if !session.agent_ready(AGENT_START_TIMEOUT).await {
+            bail!("the agent did not start on the VM; run with RUST_LOG=tether_transport=debug to see why");
+        }
         for _ in 0..WARM_UP {
             warm.echo_hi().await?;
         }
