@@ -34,7 +34,9 @@ impl Warm {
         });
         let session = warm.pool.session(&warm.endpoint, &warm.key).await?;
         if !session.agent_ready(AGENT_START_TIMEOUT).await {
-            bail!("the agent did not start on the VM; run with RUST_LOG=tether_transport=debug to see why");
+            bail!(
+                "the agent did not start on the VM; run with RUST_LOG=tether_transport=debug to see why"
+            );
         }
         for _ in 0..WARM_UP {
             warm.echo_hi().await?;
