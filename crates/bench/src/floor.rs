@@ -57,3 +57,50 @@ fn echo_one(listener: &TcpListener) -> anyhow::Result<()> {
     std::io::copy(&mut reader, &mut stream)?;
     Ok(())
 }
+
+/// Keeps `$ARGV[0]` runs of `bash -c 'echo hi'` in flight until `$ARGV[1]` have ended, each
+/// forked and exec'd as the agent does it, output to /dev/null.
+const PROCESS_STARTS: &str = r#"
+my ($flights, $total) = @ARGV;
+my ($running, $ended) = (0, 0);
+while ($ended < $total) {
+    while ($running < $flights && $ended + $running < $total) {
+        my $pid = fork // die "fork: $!\n";
+        if (!$pid) {
+            open(STDOUT, '>', '/dev/null');
+            exec { 'bash' } 'bash', '-c', 'echo hi';
+            exit 127;
+        }
+        $running++;
+    }
+    wait;
+    die "bash ended with status $?\n" if $?;
+    ($running, $ended) = ($running - 1, $ended + 1);
+}
+"#;
+
+/// The host's ceiling for commands that each start one process: `total` runs of
+/// `bash -c 'echo hi'` forked and exec'd by a local Perl loop (as the agent starts them),
+/// `flights` at a time, with no network, no SSH and no agent protocol in between. Returns how
+/// long they took.
+pub async fn local_process_starts(flights: usize, total: usize) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let run = tokio::process::Command::new("perl")
+        .args([
+            "-e",
+            PROCESS_STARTS,
+            &flights.to_string(),
+            &total.to_string(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .context("could not run perl on this host")?;
+    if !run.status.success() {
+        bail!(
+            "the local process-start loop failed: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    Ok(start.elapsed())
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use russh::keys::PrivateKey;
-use tether_testkit::{Api, Relay, Sim};
+use tether_testkit::{Api, Relay, Sim, SimInfo};
 use tether_transport::{Endpoint, Pool, TransportConfig};
 
 /// A running simulator with one VM, its key, and a scratch directory.
@@ -24,7 +24,7 @@ impl Lab {
     pub async fn start() -> anyhow::Result<Lab> {
         let sim = Sim::start(tether_binary()?).await?;
         let vm = sim.api().new_vm().await?;
-        let pem = fetch_key(&sim.api(), &vm).await?;
+        let pem = sim.api().ssh_key(&vm).await?;
         let key = PrivateKey::from_openssh(&pem).context("the VM's key does not parse")?;
         let scratch = tempfile::Builder::new().prefix("tether-bench-").tempdir()?;
         let key_file = scratch.path().join("vm_key");
@@ -36,6 +36,11 @@ impl Lab {
             key_file,
             scratch,
         })
+    }
+
+    /// The simulator's addresses, API key and CA.
+    pub fn info(&self) -> &SimInfo {
+        self.sim.info()
     }
 
     /// The VM's id.
@@ -72,6 +77,7 @@ impl Lab {
                 name: "loopback".into(),
                 rtt: Duration::ZERO,
                 gateway: info.ssh_gateway.clone(),
+                api_url: info.vers_url.clone(),
                 api: self.sim.api(),
                 _relays: Vec::new(),
             });
@@ -79,11 +85,13 @@ impl Lab {
         let api_addr = info.vers_url.trim_start_matches("http://");
         let gateway = Relay::start(&info.ssh_gateway, rtt / 2)?;
         let api = Relay::start(api_addr, rtt / 2)?;
+        let api_url = format!("http://{}", api.addr());
         Ok(Network {
             name: format!("{} ms RTT", rtt.as_millis()),
             rtt,
             gateway: gateway.addr().to_string(),
-            api: Api::new(&format!("http://{}", api.addr()), &info.api_key),
+            api: Api::new(&api_url, &info.api_key),
+            api_url,
             _relays: vec![gateway, api],
         })
     }
@@ -112,18 +120,11 @@ pub struct Network {
     pub rtt: Duration,
     /// The `host:port` dialled for SSH inside TLS.
     pub gateway: String,
+    /// The API's base URL (without `/api/v1`), through the relay when there is one.
+    pub api_url: String,
     /// The API client, through the relay when there is one.
     pub api: Api,
     _relays: Vec<Relay>,
-}
-
-/// `GET /vm/{vm}/ssh_key` → the private key in OpenSSH PEM form.
-pub async fn fetch_key(api: &Api, vm: &str) -> anyhow::Result<String> {
-    let body = api.get(&format!("/vm/{vm}/ssh_key")).await?.ok()?;
-    let pem = body["ssh_private_key"]
-        .as_str()
-        .context("the ssh_key reply has no ssh_private_key")?;
-    Ok(pem.to_owned())
 }
 
 /// Creates `path` readable by its owner only and writes `bytes` to it.
@@ -142,17 +143,5 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// The `tether` binary of the same build profile: `target/release/tether` beside the bench's
 /// `target/release/deps/<bench>`.
 pub fn tether_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("the bench executable has no grandparent directory")?
-        .join("tether");
-    if !path.exists() {
-        anyhow::bail!(
-            "{} is missing: run `cargo build --release -p tether` first",
-            path.display()
-        );
-    }
-    Ok(path)
+    tether_testkit::tether_binary().context("run `cargo build --release -p tether` first")
 }

@@ -27,6 +27,7 @@
 mod floor;
 mod lab;
 mod openssh;
+mod pipath;
 mod report;
 mod run;
 mod stats;
@@ -36,6 +37,7 @@ mod transfer;
 mod warm;
 
 pub use lab::{Lab, Network, tether_binary};
+pub use pipath::{PI_VERSION, PiPath};
 pub use report::{REPRODUCE, REPRODUCE_SWARM, markdown, swarm_markdown};
 pub use run::{Latency, NetworkResults, Plan, Results, Throughput, per_second, run};
 pub use stats::Samples;

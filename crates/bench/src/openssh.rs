@@ -9,7 +9,7 @@ use tether_testkit::{Api, STEP_DEADLINE, SshOutput, run_argv, within};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::lab::{fetch_key, write_private};
+use crate::lab::write_private;
 
 /// Options that keep OpenSSH quiet and non-interactive without changing what it does.
 const QUIET: [&str; 2] = ["LogLevel=ERROR", "BatchMode=yes"];
@@ -55,7 +55,7 @@ pub async fn tutorial_call(
     gateway: &str,
     remote: &str,
 ) -> anyhow::Result<SshOutput> {
-    let pem = fetch_key(api, vm).await?;
+    let pem = api.ssh_key(vm).await?;
     let dir = tempfile::Builder::new().prefix("tether-key-").tempdir()?;
     let key = dir.path().join("id");
     write_private(&key, pem.as_bytes())?;

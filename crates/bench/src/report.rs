@@ -4,11 +4,13 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use crate::Samples;
+use crate::pipath::{PI_VERSION, PiPath};
 use crate::run::{NetworkResults, Plan, Results, per_second};
 use crate::stats::{ms, ms_or_s, ratio, times_faster};
 use crate::swarm::{SwarmPlan, SwarmResults, Timing};
-use crate::targets::checks;
+use crate::targets::{checks, round_trips};
 use crate::transfer::mb_per_s;
+use crate::warm::{ECHO, SMALL_FILE};
 
 /// The command that reproduces the figures.
 pub const REPRODUCE: &str = "cargo build --release -p tether && cargo bench -p tether-bench";
@@ -29,6 +31,10 @@ pub fn markdown(results: &Results, plan: &Plan) -> String {
     out.push_str(&latency(results));
     out.push('\n');
     out.push_str(&throughput(results));
+    out.push('\n');
+    out.push_str(&small_files(results));
+    out.push('\n');
+    out.push_str(&pi_path(results));
     out.push('\n');
     out.push_str(&transfers(results, plan));
     out.push('\n');
@@ -245,11 +251,120 @@ fn throughput(results: &Results) -> String {
         format!("{:.0}", master(de)),
     ]);
     t.push(vec![
+        "this host's ceiling: `bash -c` started locally, no network".into(),
+        format!("{} / {}", lo.throughput.local.0, de.throughput.local.0),
+        format!("{:.0}", per_second(lo.throughput.local)),
+        format!("{:.0}", per_second(de.throughput.local)),
+    ]);
+    t.push(vec![
         "tether vs ControlMaster".into(),
         String::new(),
         ratio(tether(lo) / master(lo)),
         ratio(tether(de) / master(de)),
     ]);
+    let local = |n: &NetworkResults| per_second(n.throughput.local);
+    t.push(vec![
+        "tether vs this host's ceiling".into(),
+        String::new(),
+        ratio(tether(lo) / local(lo)),
+        ratio(tether(de) / local(de)),
+    ]);
+    t.render()
+}
+
+/// The 4 KiB write and read, in milliseconds and in round trips of the emulated network.
+fn small_files(results: &Results) -> String {
+    let (lo, de) = (&results.loopback, &results.delayed);
+    let mut t = Table::new(&[
+        &format!("{} KiB file, tether warm path", SMALL_FILE / 1024),
+        "samples",
+        &format!("{} p50", lo.name),
+        "p95",
+        &format!("{} p50", de.name),
+        "p95",
+        &format!("round trips at {} (p50)", de.name),
+    ]);
+    type Pick = fn(&NetworkResults) -> &Samples;
+    let rows: [(&str, Pick); 2] = [
+        ("write (directory created in the same operation)", |n| {
+            &n.latency.write
+        }),
+        ("read (metadata and content in one operation)", |n| {
+            &n.latency.read
+        }),
+    ];
+    for (what, pick) in rows {
+        let (l, d) = (pick(lo), pick(de));
+        t.push(vec![
+            what.to_owned(),
+            format!("{} / {}", l.len(), d.len()),
+            ms(l.p50()),
+            ms(l.p95()),
+            ms(d.p50()),
+            ms(d.p95()),
+            format!("{:.2}", round_trips(d.p50(), de.rtt)),
+        ]);
+    }
+    t.render()
+}
+
+/// A `bash` call through a real pi, tether's package beside the tutorial's design and the
+/// core's own figure.
+fn pi_path(results: &Results) -> String {
+    let (lo, de) = (&results.loopback, &results.delayed);
+    let (Some(lp), Some(dp)) = (&lo.pi, &de.pi) else {
+        let why = results.pi_skipped.as_deref().unwrap_or("not measured");
+        return format!("pi path not measured: {why}\n");
+    };
+    let mut t = Table::new(&[
+        &format!("`bash` `{ECHO}` in pi {PI_VERSION}, tool start → end"),
+        "samples",
+        &format!("{} p50", lo.name),
+        "p95",
+        &format!("{} p50", de.name),
+        "p95",
+        "tether is … faster (p50)",
+    ]);
+    type Pick = fn(&PiPath) -> &Samples;
+    let rows: [(&str, Pick, bool); 4] = [
+        (
+            "core: the same command on tether's pooled connection",
+            |p| &p.core,
+            false,
+        ),
+        ("**tether**'s pi package", |p| &p.tether, false),
+        (
+            "what pi and the package add to the core (paired)",
+            |p| &p.added,
+            false,
+        ),
+        (
+            "the tutorial's extension (key fetch + `ssh` + `openssl s_client`)",
+            |p| &p.tutorial,
+            true,
+        ),
+    ];
+    for (what, pick, compare) in rows {
+        let (l, d) = (pick(lp), pick(dp));
+        let vs = if compare {
+            format!(
+                "{} / {}",
+                times_faster(lp.tether.p50(), l.p50()),
+                times_faster(dp.tether.p50(), d.p50())
+            )
+        } else {
+            "—".into()
+        };
+        t.push(vec![
+            what.to_owned(),
+            format!("{} / {}", l.len(), d.len()),
+            ms(l.p50()),
+            ms(l.p95()),
+            ms(d.p50()),
+            ms(d.p95()),
+            vs,
+        ]);
+    }
     t.render()
 }
 

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use anyhow::bail;
 use futures::StreamExt;
-use tether_testkit::SshOutput;
+use tether_testkit::{PiInstall, SshOutput};
 
 use crate::Samples;
-use crate::floor::tcp_round_trips;
+use crate::floor::{local_process_starts, tcp_round_trips};
 use crate::lab::{Lab, Network};
 use crate::openssh::{ControlMaster, tutorial_call};
+use crate::pipath::{self, PI_VERSION, PiPath};
 use crate::transfer::{self, Transfers, random_file};
 use crate::warm::{ECHO, Warm};
 
@@ -37,6 +38,8 @@ pub struct Plan {
     pub file_bytes: u64,
     /// Runs of each transfer (the median is reported).
     pub transfer_samples: usize,
+    /// `bash` calls timed through each pi (after one warm-up).
+    pub pi_samples: usize,
 }
 
 impl Plan {
@@ -53,6 +56,7 @@ impl Plan {
             openssh_commands: 160,
             file_bytes: 100_000_000,
             transfer_samples: 5,
+            pi_samples: 25,
         }
     }
 
@@ -67,6 +71,7 @@ impl Plan {
             openssh_commands: 32,
             file_bytes: 5_000_000,
             transfer_samples: 1,
+            pi_samples: 3,
             ..Plan::full()
         }
     }
@@ -83,6 +88,10 @@ pub struct Latency {
     pub control_master: Samples,
     /// The tutorial's design: key fetch, key file, `ssh` + `openssl s_client` per call.
     pub tutorial: Samples,
+    /// tether writing a 4 KiB file on the warm path.
+    pub write: Samples,
+    /// tether reading that file back on the warm path.
+    pub read: Samples,
 }
 
 /// Commands per second with many in flight.
@@ -94,6 +103,9 @@ pub struct Throughput {
     pub tether: (usize, Duration),
     /// Commands run through the ControlMaster, and how long they took.
     pub control_master: (usize, Duration),
+    /// The same command started as a local process on this host (the ceiling), and how long
+    /// that took.
+    pub local: (usize, Duration),
 }
 
 /// Commands per second for `(commands, elapsed)`.
@@ -118,6 +130,8 @@ pub struct NetworkResults {
     pub throughput: Throughput,
     /// File transfers.
     pub transfers: Transfers,
+    /// The pi path (none when pi could not run here; see [`Results::pi_skipped`]).
+    pub pi: Option<PiPath>,
 }
 
 /// A whole run.
@@ -127,6 +141,8 @@ pub struct Results {
     pub loopback: NetworkResults,
     /// At the emulated round-trip time.
     pub delayed: NetworkResults,
+    /// Why the pi path was not measured, if it was not.
+    pub pi_skipped: Option<String>,
 }
 
 /// Starts the simulator and measures everything in `plan`. Progress goes to stderr.
@@ -137,6 +153,17 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Results> {
     let lab = Lab::start().await?;
     let mut loopback = commands(&lab, None, plan).await?;
     let mut delayed = commands(&lab, Some(plan.rtt), plan).await?;
+    let pi_skipped = match PiInstall::find(PI_VERSION) {
+        Ok(install) => {
+            for (network, results) in [(&loopback.0, &mut loopback.1), (&delayed.0, &mut delayed.1)]
+            {
+                progress(network, "the pi path");
+                results.pi = Some(pipath::measure(&lab, network, &install, plan.pi_samples).await?);
+            }
+            None
+        }
+        Err(why) => Some(why),
+    };
     let file = random_file(lab.scratch(), plan.file_bytes)?;
     for (network, results) in [(&loopback.0, &mut loopback.1), (&delayed.0, &mut delayed.1)] {
         progress(network, "file transfers");
@@ -147,6 +174,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Results> {
     Ok(Results {
         loopback: loopback.1,
         delayed: delayed.1,
+        pi_skipped,
     })
 }
 
@@ -171,6 +199,7 @@ async fn commands(
         latency,
         throughput,
         transfers: Transfers::default(),
+        pi: None,
     };
     Ok((network, results))
 }
@@ -201,11 +230,16 @@ async fn latency(
         said_hi(call.await?)
     })
     .await?;
+    let target = warm.target();
+    let write = Samples::collect(plan.samples, || warm.write_small(&target)).await?;
+    let read = Samples::collect(plan.samples, || warm.read_small(&target)).await?;
     Ok(Latency {
         floor,
         tether,
         control_master,
         tutorial,
+        write,
+        read,
     })
 }
 
@@ -227,10 +261,13 @@ async fn throughput(
     while let Some(call) = calls.next().await {
         said_hi(call?)?;
     }
+    let control_master = (plan.openssh_commands, start.elapsed());
+    let local = local_process_starts(plan.flights, commands).await?;
     Ok(Throughput {
         flights: plan.flights,
         tether: (commands, tether),
-        control_master: (plan.openssh_commands, start.elapsed()),
+        control_master,
+        local: (commands, local),
     })
 }
 

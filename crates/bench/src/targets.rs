@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use crate::Samples;
 use crate::run::{NetworkResults, Results, per_second};
 use crate::stats::{ms, ratio};
 use crate::transfer::mb_per_s;
+use crate::warm::SMALL_FILE;
 
 /// The warm-command target at the emulated RTT: at most this many round trips …
 pub const WARM_RTTS: f64 = 1.2;
@@ -12,6 +14,8 @@ pub const WARM_RTTS: f64 = 1.2;
 pub const WARM_SLACK: Duration = Duration::from_millis(2);
 /// tether's warm path must be at least this many times faster than the tutorial's design.
 pub const VERSUS_TUTORIAL: f64 = 50.0;
+/// A 4 KiB read or write at the emulated RTT: at most this many round trips.
+pub const FILE_RTTS: f64 = 1.1;
 /// Commands per second with [`crate::Plan::flights`] in flight, on loopback.
 pub const COMMANDS_PER_SECOND: f64 = 1000.0;
 
@@ -30,6 +34,9 @@ pub struct Check {
 pub fn checks(results: &Results) -> Vec<Check> {
     let mut checks = vec![
         warm_command(&results.delayed),
+        pi_command(&results.delayed),
+        small_file("write", &results.delayed, &results.delayed.latency.write),
+        small_file("read", &results.delayed, &results.delayed.latency.read),
         versus_tutorial(&results.loopback),
         in_flight(&results.loopback),
     ];
@@ -50,6 +57,53 @@ fn warm_command(network: &NetworkResults) -> Check {
         ),
         figure: format!("p50 {} (limit {})", ms(p50), ms(limit)),
         met: p50 <= limit,
+    }
+}
+
+/// The same target for `bash` through the whole pi path (tether's package).
+fn pi_command(network: &NetworkResults) -> Check {
+    let limit = network.rtt.mul_f64(WARM_RTTS) + WARM_SLACK;
+    let target = format!(
+        "warm `bash` through pi ≤ {WARM_RTTS} RTT + {} at {}",
+        ms(WARM_SLACK),
+        network.name
+    );
+    match &network.pi {
+        Some(pi) => {
+            let p50 = pi.tether.p50();
+            Check {
+                target,
+                figure: format!("p50 {} (limit {})", ms(p50), ms(limit)),
+                met: p50 <= limit,
+            }
+        }
+        None => Check {
+            target,
+            figure: "not measured".into(),
+            met: false,
+        },
+    }
+}
+
+/// `took` in round trips of `rtt` (zero when there is no RTT).
+pub fn round_trips(took: Duration, rtt: Duration) -> f64 {
+    if rtt.is_zero() {
+        return 0.0;
+    }
+    took.as_secs_f64() / rtt.as_secs_f64()
+}
+
+fn small_file(what: &str, network: &NetworkResults, samples: &Samples) -> Check {
+    let p50 = samples.p50();
+    let trips = round_trips(p50, network.rtt);
+    Check {
+        target: format!(
+            "{what} of a {} KiB file ≤ {FILE_RTTS} RTT at {}",
+            SMALL_FILE / 1024,
+            network.name
+        ),
+        figure: format!("p50 {} ({trips:.2} RTT)", ms(p50)),
+        met: trips <= FILE_RTTS,
     }
 }
 
@@ -82,7 +136,10 @@ fn in_flight(network: &NetworkResults) -> Check {
             "≥ {COMMANDS_PER_SECOND} commands/s with {} in flight on {}",
             network.throughput.flights, network.name
         ),
-        figure: format!("{rate:.0} commands/s"),
+        figure: format!(
+            "{rate:.0} commands/s (this host starts {:.0} of them/s locally)",
+            per_second(network.throughput.local)
+        ),
         met: rate >= COMMANDS_PER_SECOND,
     }
 }
@@ -111,7 +168,6 @@ fn transfers(network: &NetworkResults) -> [Check; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Samples;
     use crate::run::Throughput;
 
     fn samples(ms: u64) -> Samples {
@@ -137,6 +193,15 @@ mod tests {
     }
 
     #[test]
+    fn small_files_are_held_to_one_point_one_round_trips() {
+        let network = delayed(0);
+        assert!(small_file("read", &network, &samples(22)).met);
+        let missed = small_file("read", &network, &samples(23));
+        assert!(!missed.met);
+        assert_eq!(missed.figure, "p50 23.0 ms (1.15 RTT)");
+    }
+
+    #[test]
     fn the_tutorial_ratio_compares_medians() {
         let mut network = NetworkResults::default();
         network.latency.tether = samples(4);
@@ -155,6 +220,7 @@ mod tests {
                 flights: 16,
                 tether: (999, Duration::from_secs(1)),
                 control_master: (0, Duration::ZERO),
+                local: (0, Duration::ZERO),
             },
             ..NetworkResults::default()
         };

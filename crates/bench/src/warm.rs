@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use russh::keys::PrivateKey;
-use tether_target::{RemoteTarget, StaticAccess};
+use tether_target::{RemoteTarget, StaticAccess, Target};
 use tether_transport::{AGENT_START_TIMEOUT, Endpoint, ExecOutcome, ExecSpec, Pool};
 
 use crate::lab::{Lab, Network};
@@ -16,6 +16,12 @@ const WARM_UP: usize = 5;
 
 /// The command every latency sample runs.
 pub const ECHO: &str = "echo hi";
+
+/// The size of the file every read and write sample moves.
+pub const SMALL_FILE: usize = 4096;
+
+/// Where on the VM the small file lives.
+const SMALL_FILE_PATH: &str = "/root/tether-bench/small.bin";
 
 /// tether's client side for one VM over one network.
 pub struct Warm {
@@ -93,9 +99,35 @@ impl Warm {
         Ok(start.elapsed())
     }
 
+    /// Writes the [`SMALL_FILE`]-byte file as the write tool does (its directory created in
+    /// the same operation).
+    pub async fn write_small(&self, target: &RemoteTarget) -> anyhow::Result<()> {
+        target
+            .write_file_creating_dirs(SMALL_FILE_PATH, &small_file())
+            .await?;
+        Ok(())
+    }
+
+    /// Reads the small file back as the read tool does (metadata and content in one
+    /// operation) and checks it byte for byte.
+    pub async fn read_small(&self, target: &RemoteTarget) -> anyhow::Result<()> {
+        let (_, bytes) = target
+            .read_file_within(SMALL_FILE_PATH, SMALL_FILE as u64)
+            .await?;
+        if bytes.as_deref() != Some(small_file().as_slice()) {
+            bail!("{SMALL_FILE_PATH} did not read back as written");
+        }
+        Ok(())
+    }
+
     /// The VM as a [`RemoteTarget`] on the same pool.
     pub fn target(&self) -> RemoteTarget {
         let access = StaticAccess::new(self.endpoint.clone(), self.key.clone());
         RemoteTarget::new(self.pool.clone(), Arc::new(access))
     }
+}
+
+/// The small file's content: every byte value, repeated.
+fn small_file() -> Vec<u8> {
+    (0..SMALL_FILE).map(|i| (i % 256) as u8).collect()
 }

@@ -125,6 +125,15 @@ impl Api {
         self.call(Method::DELETE, path, None).await
     }
 
+    /// `GET /vm/{vm}/ssh_key` → the VM's private key in OpenSSH PEM form.
+    pub async fn ssh_key(&self, vm: &str) -> anyhow::Result<String> {
+        let body = self.get(&format!("/vm/{vm}/ssh_key")).await?.ok()?;
+        let pem = body["ssh_private_key"]
+            .as_str()
+            .context("the ssh_key reply has no ssh_private_key")?;
+        Ok(pem.to_owned())
+    }
+
     /// Creates a VM (waiting for boot) and returns its id.
     pub async fn new_vm(&self) -> anyhow::Result<String> {
         let body = self

@@ -56,14 +56,7 @@ impl Ssh {
 
     /// Fetches the VM's private key from `/ssh_key` into a fresh 0600 file.
     pub async fn key_file(&self) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
-        let body = self
-            .api
-            .get(&format!("/vm/{}/ssh_key", self.vm_id))
-            .await?
-            .ok()?;
-        let key = body["ssh_private_key"]
-            .as_str()
-            .context("ssh_key reply has no ssh_private_key")?;
+        let key = self.api.ssh_key(&self.vm_id).await?;
         let dir = tempfile::Builder::new().prefix("tether-key-").tempdir()?;
         let path = dir.path().join("id");
         std::fs::write(&path, key)?;

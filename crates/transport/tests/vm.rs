@@ -25,7 +25,7 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let sim = Sim::start(tether_binary()).await.unwrap();
+        let sim = Sim::start(tether_testkit::tether_binary().unwrap()).await.unwrap();
         let vm = sim.api().new_vm().await.unwrap();
         let key = key_of(&sim, &vm).await;
         Fixture {
@@ -52,20 +52,9 @@ impl Fixture {
     }
 }
 
-/// The `tether` binary built beside this test (cargo builds workspace bins for nextest).
-fn tether_binary() -> std::path::PathBuf {
-    tether_testkit::tether_binary().unwrap()
-}
-
 async fn key_of(sim: &Sim, vm: &str) -> Arc<PrivateKey> {
-    let body = sim
-        .api()
-        .get(&format!("/vm/{vm}/ssh_key"))
-        .await
-        .unwrap()
-        .ok()
-        .unwrap();
-    Arc::new(PrivateKey::from_openssh(body["ssh_private_key"].as_str().unwrap()).unwrap())
+    let pem = sim.api().ssh_key(vm).await.unwrap();
+    Arc::new(PrivateKey::from_openssh(&pem).unwrap())
 }
 
 struct Collected {

@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod background;
-mod bench;
 mod embedded;
 mod errors;
 mod harness;

@@ -14,11 +14,6 @@ use tokio::sync::mpsc;
 /// How long any one message may take to arrive.
 pub const MESSAGE_DEADLINE: Duration = Duration::from_secs(60);
 
-/// The `tether` binary beside this test (nextest builds the workspace's binaries).
-fn tether_binary() -> PathBuf {
-    tether_testkit::tether_binary().unwrap()
-}
-
 /// A simulator and a state directory for the sidecar.
 pub struct Setup {
     pub sim: Sim,
@@ -27,7 +22,7 @@ pub struct Setup {
 
 impl Setup {
     pub async fn start() -> Setup {
-        let sim = Sim::start(tether_binary()).await.unwrap();
+        let sim = Sim::start(tether_testkit::tether_binary().unwrap()).await.unwrap();
         let dir = tempfile::Builder::new()
             .prefix("tether-serve-")
             .tempdir()

@@ -151,15 +151,8 @@ pub async fn vm() -> Result<[Backend; 2], String> {
 /// agent wanted; `agent` says whether it must come up there.
 async fn vm_backend(sim: &Arc<Sim>, name: &'static str, prepare: &str, agent: bool) -> Backend {
     let vm = sim.api().new_vm().await.expect("a VM is created");
-    let body = sim
-        .api()
-        .get(&format!("/vm/{vm}/ssh_key"))
-        .await
-        .unwrap()
-        .ok()
-        .unwrap();
-    let key =
-        Arc::new(PrivateKey::from_openssh(body["ssh_private_key"].as_str().unwrap()).unwrap());
+    let pem = sim.api().ssh_key(&vm).await.unwrap();
+    let key = Arc::new(PrivateKey::from_openssh(&pem).unwrap());
     let info = sim.info();
     let endpoint = Endpoint::vers(&vm, &info.vm_domain, Some(&info.ssh_gateway));
     let pins = tempfile::tempdir().unwrap();

@@ -75,15 +75,8 @@ pub async fn vm() -> Result<Backend, String> {
         .await
         .expect("the simulator starts");
     let vm = sim.api().new_vm().await.expect("a VM is created");
-    let body = sim
-        .api()
-        .get(&format!("/vm/{vm}/ssh_key"))
-        .await
-        .unwrap()
-        .ok()
-        .unwrap();
-    let key =
-        Arc::new(PrivateKey::from_openssh(body["ssh_private_key"].as_str().unwrap()).unwrap());
+    let pem = sim.api().ssh_key(&vm).await.unwrap();
+    let key = Arc::new(PrivateKey::from_openssh(&pem).unwrap());
     let info = sim.info().clone();
     let pins = tempfile::tempdir().unwrap();
     let mut config = TransportConfig::new(pins.path().join("known_hosts"));

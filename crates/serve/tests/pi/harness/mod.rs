@@ -1,15 +1,12 @@
 //! Everything an end-to-end test needs: the simulator, a scripted model, a real pi with the
 //! tether package, and scratch directories — all gone when the [`Rig`] drops.
 
-mod pi;
-
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 use tether_testkit::Sim;
 
-pub use pi::{Launch, Pi};
-pub use tether_testkit::{MockLlm, PiInstall, Turn, repo};
+pub use tether_testkit::{Launch, MockLlm, Pi, PiInstall, Turn, repo};
 
 /// The pi version CI pins.
 pub const PI_VERSION: &str = "0.73.1";
@@ -41,11 +38,6 @@ macro_rules! rig {
     };
 }
 
-/// The `tether` binary beside this test (nextest builds the workspace's binaries).
-fn tether_binary() -> anyhow::Result<PathBuf> {
-    tether_testkit::tether_binary()
-}
-
 impl Rig {
     /// A rig for pi `version`; `None` (after printing why) when pi or node is missing.
     pub async fn start(version: &str) -> anyhow::Result<Option<Rig>> {
@@ -56,7 +48,7 @@ impl Rig {
                 return Ok(None);
             }
         };
-        let sim = Sim::start(tether_binary()?).await?;
+        let sim = Sim::start(tether_testkit::tether_binary()?).await?;
         let llm = MockLlm::start().await?;
         let dirs = tempfile::Builder::new().prefix("tether-pi-").tempdir()?;
         for dir in ["work", "agent", "state", "home"] {

@@ -1,4 +1,4 @@
-//! A real pi in RPC mode, with the tether package and a scripted model.
+//! A real pi in RPC mode driven over its stdin and stdout, with a scripted model ([`crate::MockLlm`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -10,7 +10,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-use tether_testkit::PiInstall;
+use crate::PiInstall;
 
 /// How long one pi event may take to arrive.
 pub const EVENT_DEADLINE: Duration = Duration::from_secs(90);
@@ -28,12 +28,17 @@ pub struct Pi {
 
 /// How to start pi.
 pub struct Launch<'a> {
+    /// The pi to run.
     pub install: &'a PiInstall,
+    /// pi's working directory.
     pub cwd: &'a Path,
+    /// Variables set for pi (on top of the test's environment).
     pub env: Vec<(String, String)>,
     /// Variables of the test's environment pi must not see.
     pub remove: Vec<String>,
+    /// Extensions loaded with `-e` (files or package directories).
     pub extensions: Vec<PathBuf>,
+    /// Further arguments.
     pub args: Vec<String>,
     /// A session file to keep (and resume); none: `--no-session`.
     pub session: Option<PathBuf>,
@@ -192,7 +197,10 @@ impl Pi {
 /// One finished tool call.
 #[derive(Clone, Debug)]
 pub struct ToolEnd {
+    /// The tool's name.
     pub name: String,
+    /// Whether the call failed.
     pub is_error: bool,
+    /// The result pi reported.
     pub result: Value,
 }
