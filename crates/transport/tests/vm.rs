@@ -25,7 +25,9 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
-        let sim = Sim::start(tether_testkit::tether_binary().unwrap()).await.unwrap();
+        let sim = Sim::start(tether_testkit::tether_binary().unwrap())
+            .await
+            .unwrap();
         let vm = sim.api().new_vm().await.unwrap();
         let key = key_of(&sim, &vm).await;
         Fixture {

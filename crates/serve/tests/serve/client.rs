@@ -22,7 +22,9 @@ pub struct Setup {
 
 impl Setup {
     pub async fn start() -> Setup {
-        let sim = Sim::start(tether_testkit::tether_binary().unwrap()).await.unwrap();
+        let sim = Sim::start(tether_testkit::tether_binary().unwrap())
+            .await
+            .unwrap();
         let dir = tempfile::Builder::new()
             .prefix("tether-serve-")
             .tempdir()
