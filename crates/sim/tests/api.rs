@@ -297,10 +297,10 @@ async fn pause_refuses_exec_and_only_paused_or_running_can_be_set() {
             .starts_with(&format!("VM {vm} is paused; PATCH its state to Running")),
         "{exec:?}"
     );
-    for bad in ["Sleeping", "paused", ""] {
+    for bad in ["Asleep", "paused", ""] {
         let reply = h.set_state(&vm, bad).await;
         assert!(
-            reply.error(400).contains("\"Paused\" or \"Running\""),
+            reply.error(400).contains("\"Sleeping\" or \"Running\""),
             "{reply:?}"
         );
     }

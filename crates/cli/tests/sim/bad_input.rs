@@ -47,9 +47,9 @@ async fn bad_requests_get_clear_errors() {
     record("wrong key", &reply);
 
     let vm = api.new_vm().await.unwrap();
-    let reply = api.set_state(&vm, "Sleeping").await.unwrap();
+    let reply = api.set_state(&vm, "Asleep").await.unwrap();
     assert_eq!(reply.status, 400);
-    record("state Sleeping", &reply.clone());
+    record("state Asleep", &reply.clone());
     assert!(
         reply.error().contains("Paused") && reply.error().contains("Running"),
         "{reply:?}"
