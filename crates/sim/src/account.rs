@@ -29,7 +29,11 @@ pub struct AddedKey {
 
 /// Adds a key to the data directory at `data_dir`: to the organisation `org` (made if it
 /// does not exist yet), or to a new organisation with a generated name.
-pub fn add_key(data_dir: &Path, org: Option<&str>, label: Option<&str>) -> Result<AddedKey, SimError> {
+pub fn add_key(
+    data_dir: &Path,
+    org: Option<&str>,
+    label: Option<&str>,
+) -> Result<AddedKey, SimError> {
     let db = open_shared(data_dir)?;
     let key_id = uuid::Uuid::new_v4().to_string();
     let org_name = match org {

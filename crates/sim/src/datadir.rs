@@ -103,7 +103,9 @@ pub(crate) fn open_shared(path: &Path) -> Result<Db, SimError> {
     let layout = Layout::new(root);
     let db_path = layout.db();
     if !db_path.exists() {
-        return Err(SimError::NoDataDir { path: layout.root().to_path_buf() });
+        return Err(SimError::NoDataDir {
+            path: layout.root().to_path_buf(),
+        });
     }
     open_db(&layout).map(|(db, _)| db)
 }
@@ -165,7 +167,12 @@ mod tests {
         );
         let identity = first.identity.clone();
         let shared = open_shared(&dir.path().join("data")).unwrap();
-        assert!(shared.account_by_secret(&identity.api_key).unwrap().is_some());
+        assert!(
+            shared
+                .account_by_secret(&identity.api_key)
+                .unwrap()
+                .is_some()
+        );
         drop(first);
         let again = DataDir::open(&dir.path().join("data")).unwrap();
         assert_eq!(again.identity, identity);

@@ -140,7 +140,9 @@ async fn seed_resources(h: &Harness) -> String {
     )
     .await
     .ok();
-    h.post("/repositories", json!({"name": "seeded"})).await.ok();
+    h.post("/repositories", json!({"name": "seeded"}))
+        .await
+        .ok();
     h.post(
         "/repositories/seeded/tags",
         json!({"tag_name": "seeded", "commit_id": commit}),
@@ -155,7 +157,10 @@ async fn seed_resources(h: &Harness) -> String {
     .await
     .ok();
     let domain = h
-        .post("/domains", json!({"domain": "seeded.example.com", "vm_id": vm}))
+        .post(
+            "/domains",
+            json!({"domain": "seeded.example.com", "vm_id": vm}),
+        )
         .await
         .ok()["domain_id"]
         .as_str()
@@ -210,7 +215,10 @@ async fn schemathesis_finds_no_response_that_breaks_the_vers_spec() {
     let h = harness!();
     let dir = tempfile::tempdir().unwrap();
     let mut spec = spec();
-    assert_eq!(spec["components"]["schemas"]["ErrorResponse"]["type"], "object");
+    assert_eq!(
+        spec["components"]["schemas"]["ErrorResponse"]["type"],
+        "object"
+    );
     add_undocumented_rejections(&mut spec);
     let spec_path = dir.path().join("openapi.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
@@ -222,7 +230,10 @@ async fn schemathesis_finds_no_response_that_breaks_the_vers_spec() {
         .arg("run")
         .arg(&spec_path)
         .args(["--url", &h.info().vers_url])
-        .args(["--header", &format!("Authorization: Bearer {}", h.info().api_key)])
+        .args([
+            "--header",
+            &format!("Authorization: Bearer {}", h.info().api_key),
+        ])
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,response_schema_conformance",

@@ -45,15 +45,14 @@ pub use files::{GetFileQuery, GetFileResponse, PutFileRequest};
 pub use image::{BaseImage, ImageList, ImageStatus};
 pub use repo::{
     CreateRepositoryRequest, CreateRepositoryResponse, ForkRequest, ForkResponse,
-    PublicRepositoryInfo, PublicRepositoryList, RepositoryInfo, RepositoryList,
-    VisibilityRequest,
+    PublicRepositoryInfo, PublicRepositoryList, RepositoryInfo, RepositoryList, VisibilityRequest,
 };
 pub use tags::{
-    CreateRepoTagRequest, CreateRepoTagResponse, CreateTagRequest, CreateTagResponse,
-    RepoTagInfo, RepoTagList, TagInfo, TagList, UpdateTagRequest,
+    CreateRepoTagRequest, CreateRepoTagResponse, CreateTagRequest, CreateTagResponse, RepoTagInfo,
+    RepoTagList, TagInfo, TagList, UpdateTagRequest,
 };
 pub use vm::{
-    BranchQuery, BranchResponse, DeleteVmResponse, FromCommitRequest, LabelsRequest,
-    NewRootQuery, NewRootRequest, NewVmResponse, RequestedState, ResizeDiskRequest,
-    SshKeyResponse, StateRequest, Vm, VmConfig, VmMetadata, VmState, WaitQuery,
+    BranchQuery, BranchResponse, DeleteVmResponse, FromCommitRequest, LabelsRequest, NewRootQuery,
+    NewRootRequest, NewVmResponse, RequestedState, ResizeDiskRequest, SshKeyResponse, StateRequest,
+    Vm, VmConfig, VmMetadata, VmState, WaitQuery,
 };

@@ -202,6 +202,10 @@ pub struct VmMetadata {
     /// RAM in MiB allocated at creation (in Vers's current replies; absent from older ones).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mem_size_mib: Option<u32>,
+    /// The VM's labels (the simulator adds them here as in listings; Vers's spec leaves them
+    /// out of metadata, so a client must not rely on them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// Body of `PATCH /vm/{id}/label` (labels upserted) and `PUT /vm/{id}/labels` (replaced).

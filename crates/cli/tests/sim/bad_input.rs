@@ -43,7 +43,7 @@ async fn bad_requests_get_clear_errors() {
     record("unknown commit", &reply);
 
     let reply = api.with_key("not-the-key").get("/vms").await.unwrap();
-    assert_eq!(reply.status, 403);
+    assert_eq!(reply.status, 401);
     record("wrong key", &reply);
 
     let vm = api.new_vm().await.unwrap();

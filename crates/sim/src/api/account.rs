@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use tether_wire::{
-    BaseImage, EnvVars, ImageList, ImageStatus, ListCommitsQuery, SetEnvVarsRequest,
-    SystemVersion, ValidateKeyResponse, Whoami, WhoamiKey, WhoamiOrg, WhoamiUser,
+    BaseImage, EnvVars, ImageList, ImageStatus, ListCommitsQuery, SetEnvVarsRequest, SystemVersion,
+    ValidateKeyResponse, Whoami, WhoamiKey, WhoamiOrg, WhoamiUser,
 };
 
 use super::AppState;
@@ -74,7 +74,10 @@ pub(super) async fn version() -> Json<SystemVersion> {
     })
 }
 
-async fn env_vars(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<EnvVars>, ApiError> {
+async fn env_vars(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<EnvVars>, ApiError> {
     Ok(Json(state.registry.catalog().env_vars(&caller)?))
 }
 
@@ -116,7 +119,11 @@ async fn images(
 }
 
 fn default_image(state: &AppState) -> Result<BaseImage, ApiError> {
-    let first: Option<Account> = state.registry.catalog().db().account_by_key(&state.first_owner)?;
+    let first: Option<Account> = state
+        .registry
+        .catalog()
+        .db()
+        .account_by_key(&state.first_owner)?;
     Ok(BaseImage {
         base_image_id: DEFAULT_IMAGE_ID.into(),
         image_name: DEFAULT_IMAGE.into(),
@@ -125,7 +132,9 @@ fn default_image(state: &AppState) -> Result<BaseImage, ApiError> {
         size_mib: u64::from(DEFAULT_FS_MIB),
         source_type: "builtin".into(),
         created_at: first.map(|a| a.key_created_at).unwrap_or_default(),
-        description: Some("the host's system directories, read-only under each VM's own changes".into()),
+        description: Some(
+            "the host's system directories, read-only under each VM's own changes".into(),
+        ),
     })
 }
 

@@ -106,7 +106,9 @@ async fn by_ref(
     let (Ids2(repo, tag), Params(query)) = (path?, query?);
     let count = check_count(query.count)?;
     let registry = &state.registry;
-    let ids = registry.restore_repo_tag(&caller, &repo, &tag, count).await?;
+    let ids = registry
+        .restore_repo_tag(&caller, &repo, &tag, count)
+        .await?;
     Ok(branched(ids)?)
 }
 

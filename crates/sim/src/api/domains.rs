@@ -34,7 +34,11 @@ async fn list(
     Ok(Json(catalog.list_domains(&caller, query.vm_id.as_deref())?))
 }
 
-async fn show(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Json<Domain>, ApiError> {
+async fn show(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+) -> Result<Json<Domain>, ApiError> {
     Ok(Json(state.registry.catalog().get_domain(&caller, &id)?))
 }
 

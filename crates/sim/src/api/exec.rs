@@ -32,7 +32,12 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Starts a recorded run: the VM must be the caller's, have booted, and not be paused.
-async fn start(state: &AppState, caller: &Account, vm_id: &str, request: ExecRequest) -> Result<Follow, ApiError> {
+async fn start(
+    state: &AppState,
+    caller: &Account,
+    vm_id: &str,
+    request: ExecRequest,
+) -> Result<Follow, ApiError> {
     let vm = state.registry.vm(caller, vm_id)?.running().await?;
     let (_, follow) = state.registry.runs().start(&vm, vm_id, request).await?;
     Ok(follow)
@@ -48,10 +53,21 @@ async fn exec(
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
     while let Some(event) = follow.next().await {
         match event {
-            RunEvent::Chunk { stream: ExecStream::Stdout, data, .. } => stdout.extend_from_slice(&data),
-            RunEvent::Chunk { stream: ExecStream::Stderr, data, .. } => stderr.extend_from_slice(&data),
+            RunEvent::Chunk {
+                stream: ExecStream::Stdout,
+                data,
+                ..
+            } => stdout.extend_from_slice(&data),
+            RunEvent::Chunk {
+                stream: ExecStream::Stderr,
+                data,
+                ..
+            } => stderr.extend_from_slice(&data),
             RunEvent::Failed { message, .. } => {
-                return Err(ApiError::Dead { vm_id: id, reason: message });
+                return Err(ApiError::Dead {
+                    vm_id: id,
+                    reason: message,
+                });
             }
             RunEvent::Exit { code, .. } => {
                 return Ok(Json(ExecResponse {

@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use tether_wire::{
-    CreateRepoTagRequest, CreateRepoTagResponse, CreateRepositoryRequest,
-    CreateRepositoryResponse, ForkRequest, ForkResponse, PublicRepositoryInfo,
-    PublicRepositoryList, RepoTagInfo, RepoTagList, RepositoryInfo, RepositoryList,
-    UpdateTagRequest, VisibilityRequest,
+    CreateRepoTagRequest, CreateRepoTagResponse, CreateRepositoryRequest, CreateRepositoryResponse,
+    ForkRequest, ForkResponse, PublicRepositoryInfo, PublicRepositoryList, RepoTagInfo,
+    RepoTagList, RepositoryInfo, RepositoryList, UpdateTagRequest, VisibilityRequest,
 };
 
 use super::extract::{Body, Caller, Id, Ids2, Ids3};
@@ -33,8 +32,14 @@ pub(super) fn routes() -> Router<AppState> {
 pub(super) fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/public/repositories", get(public_list))
-        .route("/public/repositories/{org_name}/{repo_name}", get(public_show))
-        .route("/public/repositories/{org_name}/{repo_name}/tags", get(public_tags))
+        .route(
+            "/public/repositories/{org_name}/{repo_name}",
+            get(public_show),
+        )
+        .route(
+            "/public/repositories/{org_name}/{repo_name}/tags",
+            get(public_tags),
+        )
         .route(
             "/public/repositories/{org_name}/{repo_name}/tags/{tag_name}",
             get(public_tag),
@@ -49,7 +54,10 @@ async fn create(
     created(state.registry.catalog().create_repo(&caller, body)?)
 }
 
-async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<RepositoryList>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<RepositoryList>, ApiError> {
     Ok(Json(state.registry.catalog().list_repos(&caller)?))
 }
 
@@ -61,7 +69,11 @@ async fn show(
     Ok(Json(state.registry.catalog().get_repo(&caller, &repo)?))
 }
 
-async fn remove(State(state): State<AppState>, Caller(caller): Caller, Id(repo): Id) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(repo): Id,
+) -> Result<StatusCode, ApiError> {
     state.registry.catalog().delete_repo(&caller, &repo)?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -91,11 +103,22 @@ async fn create_tag(
     Id(repo): Id,
     Body(body): Body<CreateRepoTagRequest>,
 ) -> Created<CreateRepoTagResponse> {
-    created(state.registry.catalog().create_repo_tag(&caller, &repo, body)?)
+    created(
+        state
+            .registry
+            .catalog()
+            .create_repo_tag(&caller, &repo, body)?,
+    )
 }
 
-async fn tags(State(state): State<AppState>, Caller(caller): Caller, Id(repo): Id) -> Result<Json<RepoTagList>, ApiError> {
-    Ok(Json(state.registry.catalog().list_repo_tags(&caller, &repo)?))
+async fn tags(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(repo): Id,
+) -> Result<Json<RepoTagList>, ApiError> {
+    Ok(Json(
+        state.registry.catalog().list_repo_tags(&caller, &repo)?,
+    ))
 }
 
 async fn show_tag(
@@ -103,7 +126,12 @@ async fn show_tag(
     Caller(caller): Caller,
     Ids2(repo, tag): Ids2,
 ) -> Result<Json<RepoTagInfo>, ApiError> {
-    Ok(Json(state.registry.catalog().get_repo_tag(&caller, &repo, &tag)?))
+    Ok(Json(
+        state
+            .registry
+            .catalog()
+            .get_repo_tag(&caller, &repo, &tag)?,
+    ))
 }
 
 async fn update_tag(
@@ -122,11 +150,16 @@ async fn remove_tag(
     Caller(caller): Caller,
     Ids2(repo, tag): Ids2,
 ) -> Result<StatusCode, ApiError> {
-    state.registry.catalog().delete_repo_tag(&caller, &repo, &tag)?;
+    state
+        .registry
+        .catalog()
+        .delete_repo_tag(&caller, &repo, &tag)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn public_list(State(state): State<AppState>) -> Result<Json<PublicRepositoryList>, ApiError> {
+async fn public_list(
+    State(state): State<AppState>,
+) -> Result<Json<PublicRepositoryList>, ApiError> {
     Ok(Json(state.registry.catalog().list_public_repos()?))
 }
 
@@ -137,13 +170,26 @@ async fn public_show(
     Ok(Json(state.registry.catalog().get_public_repo(&org, &repo)?))
 }
 
-async fn public_tags(State(state): State<AppState>, Ids2(org, repo): Ids2) -> Result<Json<RepoTagList>, ApiError> {
-    Ok(Json(state.registry.catalog().list_public_repo_tags(&org, &repo)?))
+async fn public_tags(
+    State(state): State<AppState>,
+    Ids2(org, repo): Ids2,
+) -> Result<Json<RepoTagList>, ApiError> {
+    Ok(Json(
+        state
+            .registry
+            .catalog()
+            .list_public_repo_tags(&org, &repo)?,
+    ))
 }
 
 async fn public_tag(
     State(state): State<AppState>,
     Ids3(org, repo, tag): Ids3,
 ) -> Result<Json<RepoTagInfo>, ApiError> {
-    Ok(Json(state.registry.catalog().get_public_repo_tag(&org, &repo, &tag)?))
+    Ok(Json(
+        state
+            .registry
+            .catalog()
+            .get_public_repo_tag(&org, &repo, &tag)?,
+    ))
 }

@@ -13,7 +13,10 @@ use crate::error::ApiError;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/commit_tags", get(list).post(create))
-        .route("/commit_tags/{tag_name}", get(show).patch(update).delete(remove))
+        .route(
+            "/commit_tags/{tag_name}",
+            get(show).patch(update).delete(remove),
+        )
 }
 
 async fn create(
@@ -24,7 +27,10 @@ async fn create(
     created(state.registry.catalog().create_tag(&caller, body)?)
 }
 
-async fn list(State(state): State<AppState>, Caller(caller): Caller) -> Result<Json<TagList>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<TagList>, ApiError> {
     Ok(Json(state.registry.catalog().list_tags(&caller)?))
 }
 

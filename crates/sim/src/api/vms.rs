@@ -50,7 +50,10 @@ async fn new_root(
     OptionalBody(body): OptionalBody<NewRootRequest>,
 ) -> Created<NewVmResponse> {
     let wait = query.wait_boot.unwrap_or(false);
-    let vm_id = state.registry.new_root(&caller, body.vm_config, wait).await?;
+    let vm_id = state
+        .registry
+        .new_root(&caller, body.vm_config, wait)
+        .await?;
     created(NewVmResponse { vm_id })
 }
 
@@ -64,7 +67,9 @@ async fn from_commit(
         FromCommitRequest::CommitId { commit_id } => {
             registry.restore_commit(&caller, &commit_id, 1).await?
         }
-        FromCommitRequest::TagName { tag_name } => registry.restore_tag(&caller, &tag_name, 1).await?,
+        FromCommitRequest::TagName { tag_name } => {
+            registry.restore_tag(&caller, &tag_name, 1).await?
+        }
         FromCommitRequest::Ref { reference } => {
             let row = registry.catalog().resolve_reference(&caller, &reference)?;
             registry.restore(&caller, row, 1).await?
@@ -76,7 +81,11 @@ async fn from_commit(
     created(NewVmResponse { vm_id })
 }
 
-async fn status(State(state): State<AppState>, Caller(caller): Caller, Id(id): Id) -> Result<Json<Vm>, ApiError> {
+async fn status(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Id(id): Id,
+) -> Result<Json<Vm>, ApiError> {
     Ok(Json(state.registry.status(&caller, &id)?))
 }
 

@@ -27,13 +27,19 @@ impl Catalog {
             created_at: now(),
         };
         match self.db.insert_domain(&row) {
-            Err(err) if is_conflict(&err) => Err(RefError::DomainExists { domain: row.domain }.into()),
+            Err(err) if is_conflict(&err) => {
+                Err(RefError::DomainExists { domain: row.domain }.into())
+            }
             other => other.map(|()| domain(row)).map_err(ApiError::from),
         }
     }
 
     /// `GET /domains[?vm_id=]`.
-    pub fn list_domains(&self, caller: &Account, vm_id: Option<&str>) -> Result<Vec<Domain>, ApiError> {
+    pub fn list_domains(
+        &self,
+        caller: &Account,
+        vm_id: Option<&str>,
+    ) -> Result<Vec<Domain>, ApiError> {
         let rows = self.db.list_domains(&caller.org_id, vm_id)?;
         Ok(rows.into_iter().map(domain).collect())
     }
@@ -44,7 +50,11 @@ impl Catalog {
     }
 
     /// `DELETE /domains/{id}`.
-    pub fn delete_domain(&self, caller: &Account, domain_id: &str) -> Result<DeleteDomainResponse, ApiError> {
+    pub fn delete_domain(
+        &self,
+        caller: &Account,
+        domain_id: &str,
+    ) -> Result<DeleteDomainResponse, ApiError> {
         let row = self.own_domain(caller, domain_id)?;
         self.db.delete_domain(&row.domain_id)?;
         Ok(DeleteDomainResponse {
@@ -66,8 +76,14 @@ impl Catalog {
     fn own_domain(&self, caller: &Account, domain_id: &str) -> Result<DomainRow, ApiError> {
         match self.db.find_domain(domain_id)? {
             Some(row) if row.org_id == caller.org_id => Ok(row),
-            Some(_) => Err(RefError::ForeignDomain { domain_id: domain_id.to_owned() }.into()),
-            None => Err(RefError::UnknownDomain { domain_id: domain_id.to_owned() }.into()),
+            Some(_) => Err(RefError::ForeignDomain {
+                domain_id: domain_id.to_owned(),
+            }
+            .into()),
+            None => Err(RefError::UnknownDomain {
+                domain_id: domain_id.to_owned(),
+            }
+            .into()),
         }
     }
 }
@@ -75,7 +91,14 @@ impl Catalog {
 /// Checks a domain name as Vers does (RFC 1123 labels, at least two, a TLD not all digits, no
 /// IP literal) and that it is not a VM name of the simulator; returns it lowercased.
 pub(crate) fn validate_domain(name: &str, vm_domain: &str) -> Result<String, ApiError> {
-    let bad = |rule| Err(RefError::BadName { what: "domain", name: name.to_owned(), rule }.into());
+    let bad = |rule| {
+        Err(RefError::BadName {
+            what: "domain",
+            name: name.to_owned(),
+            rule,
+        }
+        .into())
+    };
     let lower = name.to_ascii_lowercase();
     let labels: Vec<&str> = lower.split('.').collect();
     let label_ok = |l: &&str| {
@@ -85,9 +108,14 @@ pub(crate) fn validate_domain(name: &str, vm_domain: &str) -> Result<String, Api
             && !l.ends_with('-')
     };
     if lower.is_empty() || lower.len() > 253 || labels.len() < 2 || !labels.iter().all(label_ok) {
-        return bad("give a DNS name such as app.example.com: 2+ labels of 1-63 letters, digits or '-' (not at either end), 253 characters at most");
+        return bad(
+            "give a DNS name such as app.example.com: 2+ labels of 1-63 letters, digits or '-' (not at either end), 253 characters at most",
+        );
     }
-    if labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit())) {
+    if labels
+        .last()
+        .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_digit()))
+    {
         return bad("the top-level domain cannot be all digits (an IP address is not a domain)");
     }
     let vm_domain = vm_domain.to_ascii_lowercase();
@@ -107,16 +135,30 @@ fn domain(row: DomainRow) -> Domain {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn domains_follow_vers_rules_and_stay_out_of_the_vm_domain() {
         let vm = "vm.tether.localhost";
-        assert_eq!(validate_domain("App.Example.COM", vm).unwrap(), "app.example.com");
+        assert_eq!(
+            validate_domain("App.Example.COM", vm).unwrap(),
+            "app.example.com"
+        );
         assert!(validate_domain("a.b", vm).is_ok());
-        for bad in ["localhost", "-a.com", "a-.com", "a..com", "a.com.", "192.168.0.1", "a_b.com",
-                    "x.vm.tether.localhost", "vm.tether.localhost", "user@example.com"] {
+        for bad in [
+            "localhost",
+            "-a.com",
+            "a-.com",
+            "a..com",
+            "a.com.",
+            "192.168.0.1",
+            "a_b.com",
+            "x.vm.tether.localhost",
+            "vm.tether.localhost",
+            "user@example.com",
+        ] {
             assert!(validate_domain(bad, vm).is_err(), "{bad}");
         }
     }

@@ -23,27 +23,45 @@ impl Catalog {
     }
 
     /// `PUT /env_vars`: upsert, or with `replace` set exactly these.
-    pub fn set_env_vars(&self, caller: &Account, request: SetEnvVarsRequest) -> Result<EnvVars, ApiError> {
+    pub fn set_env_vars(
+        &self,
+        caller: &Account,
+        request: SetEnvVarsRequest,
+    ) -> Result<EnvVars, ApiError> {
         let replace = request.replace.unwrap_or(false);
         let bad = |reason: String| Err(RefError::BadEnvVar { reason }.into());
         if request.vars.is_empty() && !replace {
-            return bad("vars must not be empty (use replace: true with empty vars to clear all)".into());
+            return bad(
+                "vars must not be empty (use replace: true with empty vars to clear all)".into(),
+            );
         }
         if request.vars.len() > MAX_PER_REQUEST {
-            return bad(format!("too many variables in one request (at most {MAX_PER_REQUEST})"));
+            return bad(format!(
+                "too many variables in one request (at most {MAX_PER_REQUEST})"
+            ));
         }
         for (name, value) in &request.vars {
             names::env_var(name, value)?;
         }
         let existing = self.db.env_vars(&caller.org_id)?;
-        let added = request.vars.keys().filter(|k| !existing.contains_key(*k)).count();
-        let total = if replace { request.vars.len() } else { existing.len() + added };
+        let added = request
+            .vars
+            .keys()
+            .filter(|k| !existing.contains_key(*k))
+            .count();
+        let total = if replace {
+            request.vars.len()
+        } else {
+            existing.len() + added
+        };
         if total > MAX_PER_ACCOUNT {
             return bad(format!(
                 "that would make {total} variables; an account may have at most {MAX_PER_ACCOUNT} (delete some first)"
             ));
         }
-        let vars = self.db.set_env_vars(&caller.org_id, &request.vars, replace)?;
+        let vars = self
+            .db
+            .set_env_vars(&caller.org_id, &request.vars, replace)?;
         Ok(EnvVars { vars })
     }
 
@@ -52,7 +70,10 @@ impl Catalog {
         if self.db.delete_env_var(&caller.org_id, name)? {
             return Ok(());
         }
-        Err(RefError::UnknownEnvVar { name: name.to_owned() }.into())
+        Err(RefError::UnknownEnvVar {
+            name: name.to_owned(),
+        }
+        .into())
     }
 
     /// The variables a VM made now by `org_id` gets.
@@ -63,7 +84,9 @@ impl Catalog {
 
 /// `/etc/environment` holding `vars`: one `NAME=value` line each.
 pub(crate) fn environment_file(vars: &BTreeMap<String, String>) -> String {
-    vars.iter().map(|(name, value)| format!("{name}={value}\n")).collect()
+    vars.iter()
+        .map(|(name, value)| format!("{name}={value}\n"))
+        .collect()
 }
 
 /// The variables of an `/etc/environment` file, as Vers's agent reads it: `NAME=value` lines

@@ -20,7 +20,6 @@ use tether_wire::{CommitEntity, CommitInfo};
 use crate::db::{Account, CommitRecord, CommitRow, Db, Found};
 use crate::error::ApiError;
 
-pub(crate) use domains::validate_domain;
 pub(crate) use env::{environment_file, parse_environment};
 
 /// The catalog over the simulator's database.
@@ -50,7 +49,12 @@ impl Catalog {
     }
 
     /// A live commit the caller may use as `how` says.
-    pub fn commit(&self, caller: &Account, commit_id: &str, how: Use) -> Result<CommitRow, ApiError> {
+    pub fn commit(
+        &self,
+        caller: &Account,
+        commit_id: &str,
+        how: Use,
+    ) -> Result<CommitRow, ApiError> {
         let commit_id = commit_id.to_owned();
         let row = match self.db.find_commit(&commit_id)? {
             Found::Live(row) => row,
@@ -69,7 +73,11 @@ impl Catalog {
 
     /// `GET /vm/commits/{id}/parents`: the commit, then the commit its VM was started from,
     /// and so on to the root; every one must be readable by the caller.
-    pub fn parents(&self, caller: &Account, commit_id: &str) -> Result<Vec<CommitEntity>, ApiError> {
+    pub fn parents(
+        &self,
+        caller: &Account,
+        commit_id: &str,
+    ) -> Result<Vec<CommitEntity>, ApiError> {
         let mut chain = vec![self.commit(caller, commit_id, Use::Read)?.record];
         while let Some(next) = chain.last().and_then(|c| c.grandparent_commit_id.clone()) {
             if chain.iter().any(|c| c.commit_id == next) {

@@ -13,17 +13,32 @@ const MAX_ENV_VALUE: usize = 8192;
 
 /// Checks a legacy tag name.
 pub(crate) fn tag(name: &str) -> Result<(), RefError> {
-    simple("tag", name, MAX_NAME, "use 1-64 letters, digits, '-', '_' or '.'")
+    simple(
+        "tag",
+        name,
+        MAX_NAME,
+        "use 1-64 letters, digits, '-', '_' or '.'",
+    )
 }
 
 /// Checks a repository tag name.
 pub(crate) fn repo_tag(name: &str) -> Result<(), RefError> {
-    simple("tag", name, MAX_REPO_TAG, "use 1-128 letters, digits, '-', '_' or '.'")
+    simple(
+        "tag",
+        name,
+        MAX_REPO_TAG,
+        "use 1-128 letters, digits, '-', '_' or '.'",
+    )
 }
 
 /// Checks a repository name.
 pub(crate) fn repo(name: &str) -> Result<(), RefError> {
-    simple("repository", name, MAX_NAME, "use 1-64 letters, digits, '-', '_' or '.'")
+    simple(
+        "repository",
+        name,
+        MAX_NAME,
+        "use 1-64 letters, digits, '-', '_' or '.'",
+    )
 }
 
 fn simple(what: &'static str, name: &str, max: usize, rule: &'static str) -> Result<(), RefError> {
@@ -43,7 +58,9 @@ fn simple(what: &'static str, name: &str, max: usize, rule: &'static str) -> Res
 pub(crate) fn env_var(name: &str, value: &str) -> Result<(), RefError> {
     let bad = |reason: String| Err(RefError::BadEnvVar { reason });
     let mut chars = name.chars();
-    let head = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let head = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !head || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return bad(format!(
             "key {name:?} is not a valid shell identifier (letters, digits and '_', not starting with a digit)"
@@ -53,7 +70,9 @@ pub(crate) fn env_var(name: &str, value: &str) -> Result<(), RefError> {
         return bad(format!("key {name:?} exceeds {MAX_ENV_NAME} characters"));
     }
     if value.chars().count() > MAX_ENV_VALUE {
-        return bad(format!("value for key {name:?} exceeds {MAX_ENV_VALUE} characters"));
+        return bad(format!(
+            "value for key {name:?} exceeds {MAX_ENV_VALUE} characters"
+        ));
     }
     if value.contains(['\n', '\r', '\0']) {
         return bad(format!(

@@ -3,9 +3,9 @@
 //! tags can be restored, branched (as `org/repo:tag`) and forked by every account.
 
 use tether_wire::{
-    CreateRepoTagRequest, CreateRepoTagResponse, CreateRepositoryRequest,
-    CreateRepositoryResponse, PublicRepositoryInfo, PublicRepositoryList, RepoTagInfo,
-    RepoTagList, RepositoryInfo, RepositoryList, UpdateTagRequest,
+    CreateRepoTagRequest, CreateRepoTagResponse, CreateRepositoryRequest, CreateRepositoryResponse,
+    PublicRepositoryInfo, PublicRepositoryList, RepoTagInfo, RepoTagList, RepositoryInfo,
+    RepositoryList, UpdateTagRequest,
 };
 
 use super::{Catalog, Use, names, new_id};
@@ -74,7 +74,12 @@ impl Catalog {
     }
 
     /// `PATCH /repositories/{repo}/visibility`.
-    pub fn set_visibility(&self, caller: &Account, name: &str, public: bool) -> Result<(), ApiError> {
+    pub fn set_visibility(
+        &self,
+        caller: &Account,
+        name: &str,
+        public: bool,
+    ) -> Result<(), ApiError> {
         let repo = self.own_repo(caller, name)?;
         Ok(self.db.set_repo_visibility(&repo.repo_id, public)?)
     }
@@ -89,7 +94,13 @@ impl Catalog {
         names::repo_tag(&request.tag_name)?;
         let repo = self.own_repo(caller, repo)?;
         self.commit(caller, &request.commit_id, Use::Write)?;
-        let row = self.tag_repo(caller, &repo, &request.tag_name, &request.commit_id, request.description)?;
+        let row = self.tag_repo(
+            caller,
+            &repo,
+            &request.tag_name,
+            &request.commit_id,
+            request.description,
+        )?;
         Ok(CreateRepoTagResponse {
             tag_id: row.tag_id,
             reference: format!("{}:{}", repo.name, row.tag_name),
@@ -142,7 +153,12 @@ impl Catalog {
     }
 
     /// `GET /repositories/{repo}/tags/{tag}`.
-    pub fn get_repo_tag(&self, caller: &Account, repo: &str, tag: &str) -> Result<RepoTagInfo, ApiError> {
+    pub fn get_repo_tag(
+        &self,
+        caller: &Account,
+        repo: &str,
+        tag: &str,
+    ) -> Result<RepoTagInfo, ApiError> {
         let repo = self.own_repo(caller, repo)?;
         let tag = self.repo_tag(&repo, tag, None)?;
         Ok(repo_tag_info(&repo.name, tag))
@@ -173,12 +189,20 @@ impl Catalog {
 
     /// The commit `repo:tag` points at now. `repo` may be `org/repo`: the caller's own
     /// organisation's repository, or another's public one (whose tags anyone may restore).
-    pub fn resolve_repo_tag(&self, caller: &Account, repo: &str, tag: &str) -> Result<CommitRow, ApiError> {
+    pub fn resolve_repo_tag(
+        &self,
+        caller: &Account,
+        repo: &str,
+        tag: &str,
+    ) -> Result<CommitRow, ApiError> {
         let shown = format!("{repo}:{tag}");
         let (repo, path) = match repo.split_once('/') {
             Some((org, name)) if org != caller.org_name => {
                 let repo = self.public_repo(org, name, Some(tag))?;
-                (repo, format!("/api/v1/public/repositories/{org}/{name}/tags/{tag}"))
+                (
+                    repo,
+                    format!("/api/v1/public/repositories/{org}/{name}/tags/{tag}"),
+                )
             }
             Some((_, name)) => (self.own_repo(caller, name)?, tag_path(name, tag)),
             None => (self.own_repo(caller, repo)?, tag_path(repo, tag)),
@@ -193,7 +217,11 @@ impl Catalog {
     }
 
     /// The commit a `repo:tag` (or `org/repo:tag`) reference points at now.
-    pub fn resolve_reference(&self, caller: &Account, reference: &str) -> Result<CommitRow, ApiError> {
+    pub fn resolve_reference(
+        &self,
+        caller: &Account,
+        reference: &str,
+    ) -> Result<CommitRow, ApiError> {
         match reference.rsplit_once(':') {
             Some((repo, tag)) if !repo.is_empty() && !tag.is_empty() => {
                 self.resolve_repo_tag(caller, repo, tag)
@@ -234,13 +262,23 @@ impl Catalog {
     }
 
     /// `GET /public/repositories/{org}/{repo}/tags/{tag}`.
-    pub fn get_public_repo_tag(&self, org: &str, repo: &str, tag: &str) -> Result<RepoTagInfo, ApiError> {
+    pub fn get_public_repo_tag(
+        &self,
+        org: &str,
+        repo: &str,
+        tag: &str,
+    ) -> Result<RepoTagInfo, ApiError> {
         let (repo, tag) = self.public_tag(org, repo, tag)?;
         Ok(repo_tag_info(&repo.name, tag))
     }
 
     /// A public repository and one of its tags (what a fork copies).
-    pub fn public_tag(&self, org: &str, repo: &str, tag: &str) -> Result<(RepoRow, TagRow), ApiError> {
+    pub fn public_tag(
+        &self,
+        org: &str,
+        repo: &str,
+        tag: &str,
+    ) -> Result<(RepoRow, TagRow), ApiError> {
         let repo = self.public_repo(org, repo, Some(tag))?;
         let tag = self.repo_tag(&repo, tag, Some(org))?;
         Ok((repo, tag))
@@ -250,14 +288,20 @@ impl Catalog {
         let rows = self.db.list_tags(TagTable::Repo, &repo.repo_id)?;
         Ok(RepoTagList {
             repository: shown,
-            tags: rows.into_iter().map(|t| repo_tag_info(&repo.name, t)).collect(),
+            tags: rows
+                .into_iter()
+                .map(|t| repo_tag_info(&repo.name, t))
+                .collect(),
         })
     }
 
     pub(crate) fn own_repo(&self, caller: &Account, name: &str) -> Result<RepoRow, ApiError> {
-        self.db
-            .find_repo(&caller.org_id, name)?
-            .ok_or_else(|| RefError::UnknownRepo { repo: name.to_owned() }.into())
+        self.db.find_repo(&caller.org_id, name)?.ok_or_else(|| {
+            RefError::UnknownRepo {
+                repo: name.to_owned(),
+            }
+            .into()
+        })
     }
 
     fn public_repo(&self, org: &str, name: &str, tag: Option<&str>) -> Result<RepoRow, ApiError> {

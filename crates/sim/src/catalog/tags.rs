@@ -36,7 +36,12 @@ impl Catalog {
     }
 
     /// Inserts a tag, or says where the tag of that name points.
-    pub(super) fn insert_tag(&self, table: TagTable, row: &TagRow, path: String) -> Result<(), ApiError> {
+    pub(super) fn insert_tag(
+        &self,
+        table: TagTable,
+        row: &TagRow,
+        path: String,
+    ) -> Result<(), ApiError> {
         let taken = |commit_id: String| RefError::TagExists {
             tag: row.tag_name.clone(),
             commit_id,
@@ -131,7 +136,12 @@ impl Catalog {
     fn legacy_tag(&self, caller: &Account, name: &str) -> Result<TagRow, ApiError> {
         self.db
             .find_tag(TagTable::Legacy, &caller.org_id, name)?
-            .ok_or_else(|| RefError::UnknownTag { tag: name.to_owned() }.into())
+            .ok_or_else(|| {
+                RefError::UnknownTag {
+                    tag: name.to_owned(),
+                }
+                .into()
+            })
     }
 }
 

@@ -8,7 +8,7 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 
-use super::{Db, Result, setting, set_setting};
+use super::{Db, Result, set_setting, setting};
 
 /// Name of the first account's organisation.
 pub(crate) const FIRST_ORG: &str = "tether";
@@ -72,7 +72,13 @@ impl Db {
         tx.execute(
             "INSERT INTO api_keys (key_id, org_id, secret_sha256, label, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(key_id) DO NOTHING",
-            params![key.key_id, org_id, digest(&key.secret), key.label, key.created_at],
+            params![
+                key.key_id,
+                org_id,
+                digest(&key.secret),
+                key.label,
+                key.created_at
+            ],
         )?;
         for table in ["vms", "commits"] {
             tx.execute(
@@ -115,17 +121,18 @@ impl Db {
             tx.execute(
                 "INSERT INTO api_keys (key_id, org_id, secret_sha256, label, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![key.key_id, org_id, digest(&key.secret), key.label, key.created_at],
+                params![
+                    key.key_id,
+                    org_id,
+                    digest(&key.secret),
+                    key.label,
+                    key.created_at
+                ],
             )?;
             tx.commit()?;
         }
         self.account_by_key(&key.key_id)?
             .ok_or(rusqlite::Error::QueryReturnedNoRows)
-    }
-
-    /// The id of the organisation named `name`.
-    pub fn org_id_by_name(&self, name: &str) -> Result<Option<String>> {
-        org_id_by_name(&self.conn(), name)
     }
 }
 
@@ -151,7 +158,10 @@ fn stored(conn: &Connection, key: &str, value: String) -> Result<String> {
 fn first_org(conn: &Connection, now: &str) -> Result<String> {
     let name = match org_id_by_name(conn, FIRST_ORG)? {
         None => FIRST_ORG.to_owned(),
-        Some(_) => format!("{FIRST_ORG}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+        Some(_) => format!(
+            "{FIRST_ORG}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        ),
     };
     let org_id = insert_org(conn, &name, now)?;
     stored(conn, "org_id", org_id)

@@ -125,12 +125,7 @@ impl Db {
     pub fn update_commit(&self, commit_id: &str, update: &CommitUpdate) -> Result<()> {
         let sql = "UPDATE commits SET is_public = ?2, name = COALESCE(?3, name),
                    description = COALESCE(?4, description) WHERE commit_id = ?1";
-        let args = params![
-            commit_id,
-            update.is_public,
-            update.name,
-            update.description
-        ];
+        let args = params![commit_id, update.is_public, update.name, update.description];
         self.conn().execute(sql, args).map(drop)
     }
 

@@ -16,8 +16,7 @@ pub(crate) struct DomainRow {
     pub created_at: String,
 }
 
-const SELECT: &str =
-    "SELECT domain_id, org_id, owner_id, vm_id, domain, created_at FROM domains";
+const SELECT: &str = "SELECT domain_id, org_id, owner_id, vm_id, domain, created_at FROM domains";
 
 impl Db {
     /// Adds a domain; a name taken by anyone is a UNIQUE violation.
@@ -46,9 +45,7 @@ impl Db {
     /// The domain with this (lowercase) name.
     pub fn domain_by_name(&self, domain: &str) -> Result<Option<DomainRow>> {
         let sql = format!("{SELECT} WHERE domain = ?1");
-        self.conn()
-            .query_row(&sql, [domain], domain_row)
-            .optional()
+        self.conn().query_row(&sql, [domain], domain_row).optional()
     }
 
     /// An organisation's domains, oldest first, of one VM if given.

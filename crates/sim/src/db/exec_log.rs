@@ -95,7 +95,8 @@ impl Db {
 
     /// Appends a chunk to a log.
     pub fn append_log(&self, log_id: &str, chunk: &LogChunk, line_len: u64) -> Result<()> {
-        let sql = "INSERT INTO exec_log (log_id, start, len, exec_id, cursor, timestamp, stream, data)
+        let sql =
+            "INSERT INTO exec_log (log_id, start, len, exec_id, cursor, timestamp, stream, data)
                    SELECT ?1, COALESCE((SELECT start + len FROM exec_log WHERE log_id = ?1
                                         ORDER BY start DESC LIMIT 1), 0), ?2, ?3, ?4, ?5, ?6, ?7";
         let args = params![
@@ -167,7 +168,8 @@ impl Db {
 
     /// Copies a log (a VM's into a commit, a commit's into a new VM).
     pub fn copy_log(&self, from: &str, to: &str) -> Result<()> {
-        let sql = "INSERT INTO exec_log (log_id, start, len, exec_id, cursor, timestamp, stream, data)
+        let sql =
+            "INSERT INTO exec_log (log_id, start, len, exec_id, cursor, timestamp, stream, data)
                    SELECT ?2, start, len, exec_id, cursor, timestamp, stream, data
                    FROM exec_log WHERE log_id = ?1";
         self.conn().execute(sql, [from, to]).map(drop)

@@ -31,7 +31,7 @@ use rusqlite::{Connection, OptionalExtension};
 pub(crate) use accounts::{Account, Identity, NewKey};
 pub(crate) use commits::{CommitRecord, CommitRow, CommitUpdate};
 pub(crate) use domains::DomainRow;
-pub(crate) use exec_log::{LogChunk, LogPage, RunEnd, RunRecord};
+pub(crate) use exec_log::{LogChunk, RunEnd};
 pub(crate) use repos::RepoRow;
 pub(crate) use tags::{TagMove, TagRow, TagTable};
 pub(crate) use vms::{KeyPems, VmRecord, VmRow, VmRunState};
@@ -84,16 +84,6 @@ impl Db {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A setting's value.
-    pub fn setting(&self, key: &str) -> Result<Option<String>> {
-        setting(&self.conn(), key)
-    }
-
-    /// Stores a setting.
-    pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        set_setting(&self.conn(), key, value)
     }
 }
 

@@ -94,7 +94,10 @@ fn commits_page_newest_first_per_org_and_public_ones_for_all() {
     };
     db.update_commit("c1", &update).unwrap();
     let (public, total) = db.list_commits(None, 10, 0).unwrap();
-    assert_eq!((public[0].name.as_str(), public[0].is_public, total), ("renamed", true, 1));
+    assert_eq!(
+        (public[0].name.as_str(), public[0].is_public, total),
+        ("renamed", true, 1)
+    );
     assert_eq!(db.find_commit("c2").unwrap(), Found::Deleted);
     assert_eq!(db.find_commit("zz").unwrap(), Found::Missing);
     assert!(is_conflict(
@@ -132,7 +135,11 @@ fn the_first_account_is_made_once_and_keys_are_found_by_secret_only() {
     assert!(is_conflict(&db.add_key("acme", &third).unwrap_err()));
     let stored: String = db
         .conn()
-        .query_row("SELECT secret_sha256 FROM api_keys WHERE key_id = 'k2'", [], |r| r.get(0))
+        .query_row(
+            "SELECT secret_sha256 FROM api_keys WHERE key_id = 'k2'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_ne!(stored, "s2", "secrets are stored hashed");
 }
@@ -155,7 +162,10 @@ fn a_database_of_the_first_simulator_opens_and_its_rows_get_the_first_account() 
     }
     let db = Db::open(&path).unwrap();
     let who = identity(&db);
-    assert_eq!((who.owner_id.as_str(), who.api_key.as_str()), ("o1", "o1secret"));
+    assert_eq!(
+        (who.owner_id.as_str(), who.api_key.as_str()),
+        ("o1", "o1secret")
+    );
     let vms = db.live_vms().unwrap();
     assert_eq!(vms[0].record.owner_id, "o1");
     assert_eq!(vms[0].record.org_id, who.org_id);
@@ -163,12 +173,22 @@ fn a_database_of_the_first_simulator_opens_and_its_rows_get_the_first_account() 
     let Found::Live(c1) = db.find_commit("c1").unwrap() else {
         panic!("c1 is gone")
     };
-    assert_eq!((c1.record.org_id, c1.record.is_public), (who.org_id.clone(), false));
-    assert_eq!(db.account_by_secret("o1secret").unwrap().unwrap().key_id, "o1");
+    assert_eq!(
+        (c1.record.org_id, c1.record.is_public),
+        (who.org_id.clone(), false)
+    );
+    assert_eq!(
+        db.account_by_secret("o1secret").unwrap().unwrap().key_id,
+        "o1"
+    );
     drop(db);
     let mode = std::fs::metadata(&path).unwrap();
     use std::os::unix::fs::PermissionsExt;
-    assert_eq!(mode.permissions().mode() & 0o777, 0o600, "the database is private");
+    assert_eq!(
+        mode.permissions().mode() & 0o777,
+        0o600,
+        "the database is private"
+    );
     let again = Db::open(&path).unwrap();
     assert_eq!(identity(&again), who, "reopened, nothing changes");
 }
@@ -200,8 +220,14 @@ fn tags_move_and_keep_or_clear_their_description() {
     };
     db.insert_tag(TagTable::Legacy, &tag).unwrap();
     assert!(is_conflict(
-        &db.insert_tag(TagTable::Legacy, &TagRow { tag_id: "t2".into(), ..tag.clone() })
-            .unwrap_err()
+        &db.insert_tag(
+            TagTable::Legacy,
+            &TagRow {
+                tag_id: "t2".into(),
+                ..tag.clone()
+            }
+        )
+        .unwrap_err()
     ));
     let moved = TagMove {
         commit_id: Some("c2".into()),
@@ -209,9 +235,16 @@ fn tags_move_and_keep_or_clear_their_description() {
         updated_at: "t1".into(),
     };
     db.update_tag(TagTable::Legacy, "t1", &moved).unwrap();
-    let found = db.find_tag(TagTable::Legacy, "org", "stable").unwrap().unwrap();
+    let found = db
+        .find_tag(TagTable::Legacy, "org", "stable")
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        (found.commit_id.as_str(), found.description.as_deref(), found.updated_at.as_str()),
+        (
+            found.commit_id.as_str(),
+            found.description.as_deref(),
+            found.updated_at.as_str()
+        ),
         ("c2", Some("first"), "t1")
     );
     let cleared = TagMove {
@@ -220,7 +253,10 @@ fn tags_move_and_keep_or_clear_their_description() {
         updated_at: "t2".into(),
     };
     db.update_tag(TagTable::Legacy, "t1", &cleared).unwrap();
-    let found = db.find_tag(TagTable::Legacy, "org", "stable").unwrap().unwrap();
+    let found = db
+        .find_tag(TagTable::Legacy, "org", "stable")
+        .unwrap()
+        .unwrap();
     assert_eq!((found.commit_id.as_str(), found.description), ("c2", None));
     assert_eq!(db.list_tags(TagTable::Repo, "org").unwrap(), vec![]);
     db.delete_tag(TagTable::Legacy, "t1").unwrap();
@@ -252,14 +288,20 @@ fn the_exec_log_reads_from_byte_offsets_and_copies_with_its_offsets() {
     let first = db.read_log("vm", 0, 1, None).unwrap();
     assert_eq!((first.next_offset, first.eof), (10, false));
     let rest = db.read_log("vm", first.next_offset, 100, None).unwrap();
-    assert_eq!(rest.entries, vec![
-        chunk("e1", 1, ExecStream::Stderr, b"b"),
-        chunk("e2", 0, ExecStream::Stdout, b"c")
-    ]);
+    assert_eq!(
+        rest.entries,
+        vec![
+            chunk("e1", 1, ExecStream::Stderr, b"b"),
+            chunk("e2", 0, ExecStream::Stdout, b"c")
+        ]
+    );
     let stderr = db.read_log("vm", 0, 100, Some(ExecStream::Stderr)).unwrap();
     assert_eq!(stderr.entries.len(), 1);
     let beyond = db.read_log("vm", 99, 100, None).unwrap();
-    assert_eq!((beyond.entries.len(), beyond.next_offset, beyond.eof), (0, 99, true));
+    assert_eq!(
+        (beyond.entries.len(), beyond.next_offset, beyond.eof),
+        (0, 99, true)
+    );
     assert_eq!(db.run_chunks("vm", "e1", Some(0), 10).unwrap().len(), 1);
     db.copy_log("vm", "commit").unwrap();
     assert_eq!(db.read_log("commit", 0, 100, None).unwrap(), all);
@@ -277,7 +319,10 @@ fn the_exec_log_reads_from_byte_offsets_and_copies_with_its_offsets() {
 fn env_vars_upsert_replace_and_delete() {
     let db = Db::in_memory().unwrap();
     let vars = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     };
     db.set_env_vars("o", &vars(&[("A", "1"), ("B", "2")]), false)
         .unwrap();

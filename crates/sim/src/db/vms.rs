@@ -142,7 +142,8 @@ impl Db {
 
     /// The organisation of a deleted VM, if `vm_id` names one.
     pub fn deleted_vm_org(&self, vm_id: &str) -> Result<Option<String>> {
-        let sql = "SELECT COALESCE(org_id, '') FROM vms WHERE vm_id = ?1 AND deleted_at IS NOT NULL";
+        let sql =
+            "SELECT COALESCE(org_id, '') FROM vms WHERE vm_id = ?1 AND deleted_at IS NOT NULL";
         self.conn()
             .query_row(sql, [vm_id], |row| row.get(0))
             .optional()

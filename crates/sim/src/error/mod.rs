@@ -79,4 +79,3 @@ pub enum SimError {
         source: Box<ApiError>,
     },
 }
-

@@ -19,7 +19,9 @@ pub enum RefError {
         rule: &'static str,
     },
     /// No legacy tag of that name.
-    #[error("tag not found: no tag {tag:?} in this account; list tags with GET /api/v1/commit_tags")]
+    #[error(
+        "tag not found: no tag {tag:?} in this account; list tags with GET /api/v1/commit_tags"
+    )]
     UnknownTag {
         /// The name asked for.
         tag: String,
@@ -110,25 +112,33 @@ pub enum RefError {
         reason: String,
     },
     /// No such environment variable.
-    #[error("environment variable not found: {name:?} is not set; list them with GET /api/v1/env_vars")]
+    #[error(
+        "environment variable not found: {name:?} is not set; list them with GET /api/v1/env_vars"
+    )]
     UnknownEnvVar {
         /// The name asked for.
         name: String,
     },
     /// No such domain in the account.
-    #[error("domain not found: no domain {domain_id} in this account; list them with GET /api/v1/domains")]
+    #[error(
+        "domain not found: no domain {domain_id} in this account; list them with GET /api/v1/domains"
+    )]
     UnknownDomain {
         /// The id asked for.
         domain_id: String,
     },
     /// The domain belongs to another account.
-    #[error("forbidden: domain {domain_id} belongs to another account; list this account's with GET /api/v1/domains")]
+    #[error(
+        "forbidden: domain {domain_id} belongs to another account; list this account's with GET /api/v1/domains"
+    )]
     ForeignDomain {
         /// The id asked for.
         domain_id: String,
     },
     /// The domain name is taken.
-    #[error("domain already exists: {domain} is mapped to a VM already; delete that mapping first (DELETE /api/v1/domains/{{domain_id}})")]
+    #[error(
+        "domain already exists: {domain} is mapped to a VM already; delete that mapping first (DELETE /api/v1/domains/{{domain_id}})"
+    )]
     DomainExists {
         /// The name.
         domain: String,
@@ -156,7 +166,9 @@ pub enum RefError {
         exec_id: String,
     },
     /// The VM has no label of that name.
-    #[error("label not found: VM {vm_id} has no label {name:?}; see its labels with GET /api/v1/vm/{vm_id}/status")]
+    #[error(
+        "label not found: VM {vm_id} has no label {name:?}; see its labels with GET /api/v1/vm/{vm_id}/status"
+    )]
     UnknownLabel {
         /// The VM.
         vm_id: String,
@@ -164,7 +176,9 @@ pub enum RefError {
         name: String,
     },
     /// No such base image.
-    #[error("image not found: {image:?}; the simulator has one image, \"default\" (GET /api/v1/images)")]
+    #[error(
+        "image not found: {image:?}; the simulator has one image, \"default\" (GET /api/v1/images)"
+    )]
     UnknownImage {
         /// The name or id asked for.
         image: String,

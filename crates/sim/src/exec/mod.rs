@@ -121,7 +121,10 @@ pub(crate) async fn start(
 }
 
 /// The base, overlaid with the VM's `/etc/environment`, overlaid with the request's `env`.
-fn environment(vm_env: Vec<(String, String)>, extra: BTreeMap<String, String>) -> Vec<(String, String)> {
+fn environment(
+    vm_env: Vec<(String, String)>,
+    extra: BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = BASE_ENV
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -294,7 +297,10 @@ mod tests {
             ("HOME".to_owned(), "/tmp".to_owned()),
             ("X".to_owned(), "1".to_owned()),
         ]);
-        let vm_env = vec![("X".to_owned(), "vm".to_owned()), ("Y".to_owned(), "2".to_owned())];
+        let vm_env = vec![
+            ("X".to_owned(), "vm".to_owned()),
+            ("Y".to_owned(), "2".to_owned()),
+        ];
         let env = environment(vm_env, extra);
         assert!(env.contains(&("HOME".into(), "/tmp".into())));
         assert!(env.contains(&("X".into(), "1".into())));

@@ -127,7 +127,12 @@ impl Runs {
     }
 
     /// Starts `request` in `vm` as a recorded run. Returns its id and a follower from its start.
-    pub async fn start(&self, vm: &Vm, vm_id: &str, request: ExecRequest) -> Result<(String, Follow), ApiError> {
+    pub async fn start(
+        &self,
+        vm: &Vm,
+        vm_id: &str,
+        request: ExecRequest,
+    ) -> Result<(String, Follow), ApiError> {
         let exec_id = match &request.exec_id {
             Some(id) => crate::registry::parse_uuid("exec_id", id)?,
             None => uuid::Uuid::new_v4().to_string(),
@@ -175,7 +180,13 @@ impl Runs {
         } else {
             request.cursor
         };
-        Ok(Follow::new(Arc::clone(&self.inner), vm_id, &request.exec_id, after, rx))
+        Ok(Follow::new(
+            Arc::clone(&self.inner),
+            vm_id,
+            &request.exec_id,
+            after,
+            rx,
+        ))
     }
 }
 
@@ -191,13 +202,19 @@ impl Inner {
     }
 
     /// Makes a run live and records that it started; its id must be new on its VM.
-    fn register(&self, key: &(String, String)) -> Result<(Arc<LiveRun>, broadcast::Receiver<RunEvent>), ApiError> {
+    fn register(
+        &self,
+        key: &(String, String),
+    ) -> Result<(Arc<LiveRun>, broadcast::Receiver<RunEvent>), ApiError> {
         let in_use = || RefError::ExecIdInUse {
             vm_id: key.0.clone(),
             exec_id: key.1.clone(),
         };
         let (tx, rx) = broadcast::channel(LIVE_BACKLOG);
-        let run = Arc::new(LiveRun { next: Mutex::new(0), tx });
+        let run = Arc::new(LiveRun {
+            next: Mutex::new(0),
+            tx,
+        });
         {
             let mut map = self.map();
             if map.contains_key(key) {
@@ -209,7 +226,11 @@ impl Inner {
             Ok(()) => Ok((run, rx)),
             Err(err) => {
                 self.unregister(key);
-                Err(if is_conflict(&err) { in_use().into() } else { err.into() })
+                Err(if is_conflict(&err) {
+                    in_use().into()
+                } else {
+                    err.into()
+                })
             }
         }
     }
@@ -219,7 +240,12 @@ impl Inner {
     }
 
     /// Records every event of a run until its end, then retires it.
-    async fn record(self: Arc<Self>, key: (String, String), run: Arc<LiveRun>, mut events: mpsc::Receiver<ExecEvent>) {
+    async fn record(
+        self: Arc<Self>,
+        key: (String, String),
+        run: Arc<LiveRun>,
+        mut events: mpsc::Receiver<ExecEvent>,
+    ) {
         let mut ended = false;
         while let Some(event) = events.recv().await {
             ended = !matches!(event, ExecEvent::Output(..));
@@ -230,7 +256,11 @@ impl Inner {
         }
         if !ended {
             let detail = "the command's supervisor ended without an exit code".into();
-            self.record_one(&key, &run, ExecEvent::Failed(ApiError::TaskFailed { detail }));
+            self.record_one(
+                &key,
+                &run,
+                ExecEvent::Failed(ApiError::TaskFailed { detail }),
+            );
         }
         self.unregister(&key);
     }
@@ -250,16 +280,31 @@ impl Inner {
                     data: data.to_vec(),
                 };
                 let written = self.db.append_log(vm_id, &chunk, line_len(&chunk));
-                (RunEvent::Chunk { cursor, stream, data }, written)
+                (
+                    RunEvent::Chunk {
+                        cursor,
+                        stream,
+                        data,
+                    },
+                    written,
+                )
             }
             ExecEvent::Exit(code) => {
-                let written = self.db.finish_run(vm_id, exec_id, &RunEnd::Exit { cursor, code });
+                let written = self
+                    .db
+                    .finish_run(vm_id, exec_id, &RunEnd::Exit { cursor, code });
                 (RunEvent::Exit { cursor, code }, written)
             }
             ExecEvent::Failed(err) => {
                 let message = err.to_string();
-                let end = RunEnd::Failed { cursor, message: message.clone() };
-                (RunEvent::Failed { cursor, message }, self.db.finish_run(vm_id, exec_id, &end))
+                let end = RunEnd::Failed {
+                    cursor,
+                    message: message.clone(),
+                };
+                (
+                    RunEvent::Failed { cursor, message },
+                    self.db.finish_run(vm_id, exec_id, &end),
+                )
             }
         };
         if let Err(err) = written {
@@ -362,11 +407,12 @@ impl Follow {
         };
         self.catching_up = page.len() as u64 == CATCH_UP_PAGE;
         let last = page.last().map(|c| c.cursor).or(self.last);
-        self.pending.extend(page.into_iter().map(|chunk| RunEvent::Chunk {
-            cursor: chunk.cursor,
-            stream: chunk.stream,
-            data: Bytes::from(chunk.data),
-        }));
+        self.pending
+            .extend(page.into_iter().map(|chunk| RunEvent::Chunk {
+                cursor: chunk.cursor,
+                stream: chunk.stream,
+                data: Bytes::from(chunk.data),
+            }));
         if self.catching_up || self.rx.is_some() {
             return;
         }

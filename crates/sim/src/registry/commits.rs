@@ -58,7 +58,11 @@ impl Registry {
 
     /// `DELETE /commits/{id}`: VMs restored from it keep their own copies; tags pointing at it
     /// stay and say so when used.
-    pub async fn delete_commit(self: &Arc<Self>, caller: &Account, commit_id: &str) -> Result<(), ApiError> {
+    pub async fn delete_commit(
+        self: &Arc<Self>,
+        caller: &Account,
+        commit_id: &str,
+    ) -> Result<(), ApiError> {
         self.catalog.commit(caller, commit_id, Use::Write)?;
         let commit_id = commit_id.to_owned();
         let caller = caller.clone();
@@ -73,7 +77,12 @@ impl Registry {
     }
 
     /// Restores (or branches) what a legacy tag points at now.
-    pub async fn restore_tag(self: &Arc<Self>, caller: &Account, tag: &str, count: u32) -> Result<Vec<String>, ApiError> {
+    pub async fn restore_tag(
+        self: &Arc<Self>,
+        caller: &Account,
+        tag: &str,
+        count: u32,
+    ) -> Result<Vec<String>, ApiError> {
         let row = self.catalog.resolve_tag(caller, tag)?;
         self.restore(caller, row, count).await
     }
@@ -91,7 +100,12 @@ impl Registry {
     }
 
     /// Restores (or branches) a commit by id.
-    pub async fn restore_commit(self: &Arc<Self>, caller: &Account, commit_id: &str, count: u32) -> Result<Vec<String>, ApiError> {
+    pub async fn restore_commit(
+        self: &Arc<Self>,
+        caller: &Account,
+        commit_id: &str,
+        count: u32,
+    ) -> Result<Vec<String>, ApiError> {
         let row = self.catalog.commit(caller, commit_id, Use::Read)?;
         self.restore(caller, row, count).await
     }
@@ -99,13 +113,26 @@ impl Registry {
     /// `POST /repositories/fork`: restores a public repository's tag into a VM of the caller,
     /// commits that VM (a commit of the caller's), and tags the commit in the caller's
     /// repository (made if missing). The VM stays running.
-    pub async fn fork(self: &Arc<Self>, caller: &Account, request: ForkRequest) -> Result<ForkResponse, ApiError> {
-        let source = format!("{}/{}:{}", request.source_org, request.source_repo, request.source_tag);
-        let (_, tag) =
-            self.catalog
-                .public_tag(&request.source_org, &request.source_repo, &request.source_tag)?;
-        let repo_name = request.repo_name.unwrap_or_else(|| request.source_repo.clone());
-        let tag_name = request.tag_name.unwrap_or_else(|| request.source_tag.clone());
+    pub async fn fork(
+        self: &Arc<Self>,
+        caller: &Account,
+        request: ForkRequest,
+    ) -> Result<ForkResponse, ApiError> {
+        let source = format!(
+            "{}/{}:{}",
+            request.source_org, request.source_repo, request.source_tag
+        );
+        let (_, tag) = self.catalog.public_tag(
+            &request.source_org,
+            &request.source_repo,
+            &request.source_tag,
+        )?;
+        let repo_name = request
+            .repo_name
+            .unwrap_or_else(|| request.source_repo.clone());
+        let tag_name = request
+            .tag_name
+            .unwrap_or_else(|| request.source_tag.clone());
         let repo = match self.catalog.own_repo(caller, &repo_name) {
             Ok(repo) => repo,
             Err(ApiError::Ref(RefError::UnknownRepo { .. })) => {
@@ -125,10 +152,16 @@ impl Registry {
             detail: "a fork made no VM".into(),
         })?;
         let name = Some(format!("fork: {source}"));
-        let request = CommitRequest { name, ..CommitRequest::default() };
-        let commit_id = self.commit(caller, &vm_id, request, SnapshotOptions::default()).await?;
+        let request = CommitRequest {
+            name,
+            ..CommitRequest::default()
+        };
+        let commit_id = self
+            .commit(caller, &vm_id, request, SnapshotOptions::default())
+            .await?;
         let description = Some(format!("Forked from {source}"));
-        self.catalog.tag_repo(caller, &repo, &tag_name, &commit_id, description)?;
+        self.catalog
+            .tag_repo(caller, &repo, &tag_name, &commit_id, description)?;
         Ok(ForkResponse {
             reference: format!("{repo_name}:{tag_name}"),
             repo_name,

@@ -95,7 +95,10 @@ impl Registry {
         };
         let slot = VmSlot::new(record, VmKeys::generate());
         let slots = [Arc::clone(&slot)];
-        if let Err(err) = self.insert_rows(&slots, None).and_then(|()| self.adopt(&slots)) {
+        if let Err(err) = self
+            .insert_rows(&slots, None)
+            .and_then(|()| self.adopt(&slots))
+        {
             self.discard(&slots).await;
             return Err(err);
         }
@@ -142,7 +145,11 @@ impl Registry {
     }
 
     /// Copies `source` into `count` new VM disks concurrently; all or nothing.
-    pub(super) async fn copy_disks(&self, source: &Path, count: u32) -> Result<Vec<String>, ApiError> {
+    pub(super) async fn copy_disks(
+        &self,
+        source: &Path,
+        count: u32,
+    ) -> Result<Vec<String>, ApiError> {
         let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
         let disks: Vec<_> = ids.iter().map(|id| self.layout.vm_disk(id)).collect();
         let copies = ids.iter().zip(&disks).map(|(id, disk)| {
@@ -177,7 +184,12 @@ impl Registry {
 
     /// Boots `slot`'s sandbox in a tracked task; the slot's phase tells how it went. A new VM
     /// gets `env` (if any variable is set) as its `/etc/environment` before it is ready.
-    pub(super) fn boot(&self, slot: Arc<VmSlot>, paused: bool, env: Option<BTreeMap<String, String>>) {
+    pub(super) fn boot(
+        &self,
+        slot: Arc<VmSlot>,
+        paused: bool,
+        env: Option<BTreeMap<String, String>>,
+    ) {
         let config = self.sandbox.clone();
         let spec = BootSpec {
             disk: self.layout.vm_disk(slot.id()),

@@ -32,9 +32,9 @@ use crate::exec::Runs;
 
 pub(crate) use lifecycle::check_count;
 pub(crate) use ops::{SnapshotOptions, parse_uuid};
+pub(crate) use slot::VmSlot;
 pub(crate) use state::LabelChange;
 pub(crate) use views::DEFAULT_FS_MIB;
-pub(crate) use slot::VmSlot;
 
 /// How long shutdown waits for running lifecycle operations before stopping VMs anyway.
 const OPS_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);

@@ -72,10 +72,15 @@ impl Registry {
             };
             let name = format!("branch of {}", parent.id());
             let copies = async {
-                let commit = reg.snapshot(&caller, &parent, &commit_id, CommitRequest {
-                    name: Some(name),
-                    ..CommitRequest::default()
-                });
+                let commit = reg.snapshot(
+                    &caller,
+                    &parent,
+                    &commit_id,
+                    CommitRequest {
+                        name: Some(name),
+                        ..CommitRequest::default()
+                    },
+                );
                 let disk = reg.layout.vm_disk(parent.id());
                 let (commit, children) = futures::join!(commit, reg.copy_disks(&disk, count));
                 match (commit, children) {
@@ -85,9 +90,12 @@ impl Registry {
                         for id in children.as_deref().unwrap_or_default() {
                             reg.remove_disk(id).await;
                         }
-                        Err(commit.err().or(children.err()).unwrap_or(ApiError::TaskFailed {
-                            detail: "a branch failed without a reason".into(),
-                        }))
+                        Err(commit
+                            .err()
+                            .or(children.err())
+                            .unwrap_or(ApiError::TaskFailed {
+                                detail: "a branch failed without a reason".into(),
+                            }))
                     }
                 }
             };
@@ -111,7 +119,10 @@ impl Registry {
             let commit_id = row.record.commit_id.clone();
             // Deleted while the request waited for the store?
             let row = match reg.db.find_commit(&commit_id)? {
-                crate::db::Found::Live(live) => CommitRow { keys: live.keys, ..row },
+                crate::db::Found::Live(live) => CommitRow {
+                    keys: live.keys,
+                    ..row
+                },
                 _ => return Err(ApiError::DeletedCommit { commit_id }),
             };
             let c = &row.record;

@@ -55,7 +55,12 @@ impl Registry {
     }
 
     /// Labels: upserted, replaced or one removed; shown in listings and status.
-    pub fn set_labels(&self, caller: &Account, vm_id: &str, change: LabelChange) -> Result<(), ApiError> {
+    pub fn set_labels(
+        &self,
+        caller: &Account,
+        vm_id: &str,
+        change: LabelChange,
+    ) -> Result<(), ApiError> {
         let slot = self.vm(caller, vm_id)?;
         let mut live = slot.live();
         let mut labels = live.labels.clone();

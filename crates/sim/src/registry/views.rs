@@ -50,6 +50,7 @@ impl Registry {
             grandparent_vm_id: slot.record.grandparent_vm_id.clone(),
             vcpu_count: Some(slot.record.vcpu_count.unwrap_or(DEFAULT_VCPUS)),
             mem_size_mib: Some(slot.record.mem_size_mib.unwrap_or(DEFAULT_MEM_MIB)),
+            labels: slot.live().labels.clone(),
         })
     }
 
