@@ -77,6 +77,17 @@ pub enum ApiError {
         /// The id asked for.
         commit_id: String,
     },
+    /// VMs started from the commit still exist.
+    #[error(
+        "commit {commit_id} still has {count} active VM(s); delete them first (list them with \
+         GET /api/v1/vms and GET /api/v1/vm/{{id}}/metadata shows each one's parent_commit_id)"
+    )]
+    CommitInUse {
+        /// The commit.
+        commit_id: String,
+        /// How many VMs were started from it.
+        count: usize,
+    },
     /// The VM is paused and the operation needs it running.
     #[error(
         "VM {vm_id} is paused; PATCH its state to Running \
@@ -289,9 +300,11 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             UnknownSource { .. } | FileNotFound { .. } | NoRoute { .. } => StatusCode::NOT_FOUND,
-            CommitExists { .. } | Paused { .. } | Booting { .. } | Dead { .. } => {
-                StatusCode::CONFLICT
-            }
+            CommitExists { .. }
+            | CommitInUse { .. }
+            | Paused { .. }
+            | Booting { .. }
+            | Dead { .. } => StatusCode::CONFLICT,
             UnreadableBody { status, .. } => *status,
             WrongShape { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             MalformedJson { .. }

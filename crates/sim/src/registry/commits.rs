@@ -69,6 +69,14 @@ impl Registry {
         self.run_op(move |reg| async move {
             let _store = reg.commit_store.write().await;
             reg.catalog.commit(&caller, &commit_id, Use::Write)?;
+            let count = reg
+                .map()
+                .values()
+                .filter(|slot| slot.record.parent_commit_id.as_deref() == Some(commit_id.as_str()))
+                .count();
+            if count > 0 {
+                return Err(ApiError::CommitInUse { commit_id, count });
+            }
             reg.db.tombstone_commit(&commit_id, &now())?;
             remove_tree(&reg.layout.commit_disk(&commit_id)).await;
             Ok(())
