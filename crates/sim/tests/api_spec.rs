@@ -190,13 +190,19 @@ async fn seed_resources(h: &Harness) -> String {
     )
 }
 
-/// The schemathesis CLI, if installed; without it the test skips, except in CI.
+/// The schemathesis CLI, if installed: on PATH, or where `python3` puts its scripts (pip's
+/// target when PATH lacks it). Without it the test skips, except in CI.
 fn schemathesis() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("schemathesis"))
-            .find(|candidate| candidate.is_file())
-    });
+    let scripts = std::process::Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .output()
+        .ok()
+        .map(|out| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(scripts)
+        .map(|dir| dir.join("schemathesis"))
+        .find(|candidate| candidate.is_file());
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
