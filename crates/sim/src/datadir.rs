@@ -99,7 +99,15 @@ impl DataDir {
 /// Opens the database of the data directory at `path` without taking its lock, for another
 /// process (`tether sim key add`) while a simulator may run on it.
 pub(crate) fn open_shared(path: &Path) -> Result<Db, SimError> {
-    let root = std::fs::canonicalize(path).map_err(io("resolve", path))?;
+    let root = match std::fs::canonicalize(path) {
+        Ok(root) => root,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SimError::NoDataDir {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(err) => return Err(io("resolve", path)(err)),
+    };
     let layout = Layout::new(root);
     let db_path = layout.db();
     if !db_path.exists() {

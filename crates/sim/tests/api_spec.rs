@@ -194,7 +194,10 @@ async fn seed_resources(h: &Harness) -> String {
 /// target when PATH lacks it). Without it the test skips, except in CI.
 fn schemathesis() -> Option<std::path::PathBuf> {
     let scripts = std::process::Command::new("python3")
-        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .args([
+            "-c",
+            "import sysconfig; print(sysconfig.get_path('scripts'))",
+        ])
         .output()
         .ok()
         .map(|out| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()));
