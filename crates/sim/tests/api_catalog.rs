@@ -565,3 +565,80 @@ async fn tags_repositories_labels_env_domains_logs_and_keys_survive_a_restart() 
     let restored = h.post("/vm/branch/by_ref/app/v1", json!({})).await.ok();
     assert_eq!(state_of(&h, &only_vm(restored)).await, "kept\n");
 }
+
+/// Opens TLS to the gateway with `name` as SNI, trusting only the simulator's CA, and reads
+/// the first line the far end sends.
+async fn gateway_banner(h: &Harness, name: &str) -> std::io::Result<String> {
+    use tokio::io::AsyncReadExt;
+    let pem = std::fs::read(&h.info().ca_cert).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(&h.info().ssh_gateway).await?;
+    let server = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let mut tls = harness::within("TLS", connector.connect(server, tcp)).await?;
+    let mut banner = vec![0; 8];
+    harness::within("the banner", tls.read_exact(&mut banner)).await?;
+    Ok(String::from_utf8_lossy(&banner).into_owned())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mapped_domain_reaches_its_vm_through_the_gateway_until_it_is_deleted() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    assert!(
+        gateway_banner(&h, "app.example.com").await.is_err(),
+        "unmapped"
+    );
+    let made = h
+        .post(
+            "/domains",
+            json!({"domain": "App.Example.com", "vm_id": vm}),
+        )
+        .await;
+    assert_eq!(
+        (made.status, &made.body["domain"]),
+        (201, &json!("app.example.com"))
+    );
+    let taken = h
+        .post(
+            "/domains",
+            json!({"domain": "app.example.com", "vm_id": vm}),
+        )
+        .await;
+    assert!(
+        taken.error(409).contains("delete that mapping first"),
+        "{taken:?}"
+    );
+    let inside = h
+        .post(
+            "/domains",
+            json!({"domain": format!("x.{}", h.info().vm_domain), "vm_id": vm}),
+        )
+        .await;
+    assert_eq!(inside.status, 400, "{inside:?}");
+    assert_eq!(
+        gateway_banner(&h, "app.example.com").await.unwrap(),
+        "SSH-2.0-"
+    );
+    let listed = h.get(&format!("/domains?vm_id={vm}")).await.ok();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let id = made.body["domain_id"].as_str().unwrap();
+    assert_eq!(
+        h.delete(&format!("/domains/{id}")).await.ok()["domain_id"],
+        json!(id)
+    );
+    assert!(
+        gateway_banner(&h, "app.example.com").await.is_err(),
+        "deleted"
+    );
+    assert_eq!(h.get("/domains").await.ok(), json!([]));
+}
