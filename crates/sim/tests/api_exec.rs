@@ -253,15 +253,22 @@ async fn a_dropped_stream_keeps_running_and_attach_rejoins_it_with_nothing_lost(
     );
     let exec_id = event["exec_id"].as_str().unwrap().to_owned();
     drop(chunks);
-    // The run outlives the connection: release it, then rejoin after the first chunk.
-    h.ok_sh(&vm, "touch /root/go").await;
+    // The run outlives the connection: rejoin it after the first chunk while it still waits,
+    // then release it.
     let attach = format!("/vm/{vm}/exec/stream/attach");
-    let rest = ndjson(
-        &h,
-        &attach,
-        json!({ "exec_id": exec_id, "cursor": event["cursor"] }),
-    )
-    .await;
+    let url = format!("{}/api/v1{attach}", h.info().vers_url);
+    let body = json!({ "exec_id": exec_id, "cursor": event["cursor"] });
+    let request = h.http.post(url).bearer_auth(&h.info().api_key).json(&body);
+    let rejoined = within("attach", request.send()).await.unwrap();
+    assert_eq!(rejoined.status(), 200);
+    h.ok_sh(&vm, "touch /root/go").await;
+    let text = within("the attached stream to end", rejoined.text())
+        .await
+        .unwrap();
+    let rest: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     let expected = |tag: &str| (1..=300).map(|i| format!("{tag}{i}\n")).collect::<String>();
     assert_eq!(collect(&rest), (expected("out"), expected("err"), Some(5)));
     // Without a cursor the whole run is replayed; from_latest gives only the exit.
