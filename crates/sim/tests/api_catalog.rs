@@ -148,7 +148,12 @@ async fn a_tag_moves_and_branch_or_restore_by_it_follows_where_it_points_now() {
     let on_deleted = h
         .post("/commit_tags", json!({"tag_name": "new", "commit_id": v1}))
         .await;
-    assert_eq!(on_deleted.status, 404, "{on_deleted:?}");
+    assert!(
+        on_deleted
+            .error(404)
+            .contains("was deleted; list commits with GET /api/v1/commits"),
+        "{on_deleted:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
