@@ -46,4 +46,10 @@ pub enum LookupError {
 pub trait VmDirectory: Send + Sync + 'static {
     /// Resolves a VM id (taken from the TLS SNI name) to what the SSH server needs.
     fn lookup(&self, vm_id: &str) -> impl Future<Output = Result<SshVm, LookupError>> + Send;
+
+    /// The VM a custom domain (an SNI name outside the VM domain) leads to, if any.
+    fn domain_vm(&self, name: &str) -> Option<String> {
+        let _ = name;
+        None
+    }
 }

@@ -4,7 +4,8 @@
 //! directory and keeps it across restarts, so a client that trusts `ca.pem` once keeps
 //! trusting the simulator. On every start it issues a fresh server certificate for
 //! `*.{vm_domain}`, `localhost` and `127.0.0.1`, signed by that CA, and checks the chain with
-//! the same verifier a rustls client uses before serving it.
+//! the same verifier a rustls client uses before serving it; custom domains get theirs when
+//! first asked for (see `certs`).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -12,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use time::{Duration, OffsetDateTime};
+
+use crate::certs::{Resolver, certified, issue};
 
 /// File name of the CA certificate inside the CA directory.
 pub const CA_CERT_FILE: &str = "ca.pem";
@@ -30,8 +32,6 @@ const CA_COMMON_NAME: &str = "tether simulator CA";
 const ORGANIZATION: &str = "tether";
 /// How long a newly created CA is valid.
 const CA_VALIDITY: Duration = Duration::days(3650);
-/// How long an issued server certificate is valid (a new one is issued on every start).
-const SERVER_CERT_VALIDITY: Duration = Duration::days(365);
 /// Back-dating of `not_before`, for clocks that are slightly behind.
 const CLOCK_SKEW: Duration = Duration::days(1);
 
@@ -134,9 +134,10 @@ impl CertificateAuthority {
             (false, true) => return Err(incomplete(key_path, cert_path)),
         };
         let ca_der = pem_certificate(&ca_pem, &cert_path)?;
-        let (leaf, leaf_key) = issue_server_cert(ca_key, vm_domain)?;
+        let (leaf, leaf_key) = issue(&ca_key, vm_names(vm_domain))?;
         check_chain(&ca_der, &leaf, &cert_path)?;
-        let server_config = server_config(leaf, leaf_key)?;
+        let resolver = Resolver::new(certified(leaf, &leaf_key)?, vm_domain, ca_key);
+        let server_config = server_config(resolver)?;
         Ok(CertificateAuthority {
             ca_cert_path: cert_path,
             ca_der,
@@ -164,9 +165,18 @@ fn incomplete(present: PathBuf, missing: PathBuf) -> CaError {
     CaError::Incomplete { present, missing }
 }
 
+/// The names of the VM certificate.
+fn vm_names(vm_domain: &str) -> Vec<String> {
+    vec![
+        format!("*.{vm_domain}"),
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+    ]
+}
+
 /// The CA's subject; issued certificates carry it as their issuer, so it is derived from the
 /// key alone and the same on every start.
-fn ca_params(key: &KeyPair) -> CertificateParams {
+pub(crate) fn ca_params(key: &KeyPair) -> CertificateParams {
     let mut params = CertificateParams::default();
     let fingerprint = params.key_identifier(key);
     let short = hex::encode(fingerprint.get(..4).unwrap_or(&fingerprint));
@@ -176,7 +186,7 @@ fn ca_params(key: &KeyPair) -> CertificateParams {
     params
 }
 
-fn distinguished_name(common_name: &str) -> DistinguishedName {
+pub(crate) fn distinguished_name(common_name: &str) -> DistinguishedName {
     let mut name = DistinguishedName::new();
     name.push(DnType::OrganizationName, ORGANIZATION);
     name.push(DnType::CommonName, common_name);
@@ -252,41 +262,6 @@ fn pem_certificate(pem: &str, path: &Path) -> Result<CertificateDer<'static>, Ca
     }
 }
 
-/// Issues a server certificate for the gateway with a fresh key.
-fn issue_server_cert(
-    ca_key: KeyPair,
-    vm_domain: &str,
-) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>), CaError> {
-    let names = vec![
-        format!("*.{vm_domain}"),
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-    ];
-    let mut params = CertificateParams::new(names).map_err(|source| CaError::Generate {
-        what: "server certificate names",
-        source,
-    })?;
-    params.distinguished_name = distinguished_name(&format!("*.{vm_domain}"));
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    params.not_before = OffsetDateTime::now_utc() - CLOCK_SKEW;
-    params.not_after = OffsetDateTime::now_utc() + SERVER_CERT_VALIDITY;
-    let key = KeyPair::generate().map_err(|source| CaError::Generate {
-        what: "server key",
-        source,
-    })?;
-    let issuer = Issuer::new(ca_params(&ca_key), ca_key);
-    let cert = params
-        .signed_by(&key, &issuer)
-        .map_err(|source| CaError::Generate {
-            what: "server certificate",
-            source,
-        })?;
-    let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    Ok((cert.der().clone(), key_der))
-}
-
 /// Verifies `leaf` against `ca` as a rustls client would (for `localhost`).
 fn check_chain(
     ca: &CertificateDer<'static>,
@@ -317,17 +292,13 @@ fn check_chain(
     .map_err(|e| mismatch(e.to_string()))
 }
 
-fn server_config(
-    leaf: CertificateDer<'static>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<rustls::ServerConfig>, CaError> {
+fn server_config(resolver: Resolver) -> Result<Arc<rustls::ServerConfig>, CaError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|source| CaError::Tls { source })?
         .with_no_client_auth()
-        .with_single_cert(vec![leaf], key)
-        .map_err(|source| CaError::Tls { source })?;
+        .with_cert_resolver(Arc::new(resolver));
     Ok(Arc::new(config))
 }
 
@@ -410,7 +381,7 @@ mod tests {
         let ca = CertificateAuthority::load_or_create(&dir, "vm.tether.localhost").unwrap();
         let key_pem = std::fs::read_to_string(dir.join(CA_KEY_FILE)).unwrap();
         let ca_key = KeyPair::from_pem(&key_pem).unwrap();
-        let leaf = issue_server_cert(ca_key, "vm.tether.localhost").unwrap().0;
+        let leaf = issue(&ca_key, vm_names("vm.tether.localhost")).unwrap().0;
         let mut roots = rustls::RootCertStore::empty();
         roots.add(ca.ca_cert_der().clone()).unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());

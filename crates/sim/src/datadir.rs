@@ -2,7 +2,7 @@
 //! simulator out.
 //!
 //! ```text
-//! DATA/sim.db        state (SQLite): settings, VMs, commits, lineage, keys, labels
+//! DATA/sim.db        state (SQLite, 0600): accounts, VMs, commits, tags, repositories, …
 //! DATA/sim.lock      held while a simulator runs on DATA
 //! DATA/ca.pem        the CA clients trust (ca.key beside it, 0600)
 //! DATA/vms/<id>      a VM's disk
@@ -11,10 +11,12 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::db::Db;
+use crate::db::{Db, Identity};
 use crate::error::SimError;
 use crate::keys::new_api_key;
+use crate::registry::now;
 
 /// Paths inside the data directory.
 #[derive(Clone, Debug)]
@@ -64,13 +66,12 @@ impl Layout {
     }
 }
 
-/// An opened data directory: its layout, its database, who owns it.
+/// An opened data directory: its layout, its database, its first account.
 pub(crate) struct DataDir {
     pub layout: Layout,
-    pub db: Db,
-    pub owner_id: String,
-    /// The API key stored on first start.
-    pub api_key: String,
+    pub db: Arc<Db>,
+    /// The first account (its key is printed on every start).
+    pub identity: Identity,
     /// Held (locked) until the simulator stops.
     pub lock: File,
 }
@@ -85,19 +86,47 @@ impl DataDir {
         for dir in [layout.vms(), layout.commits()] {
             std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         }
-        let db = Db::open(&layout.db()).map_err(|source| SimError::Database {
-            path: layout.db(),
-            source,
-        })?;
-        let (owner_id, api_key) = identity(&db, &layout)?;
+        let (db, identity) = open_db(&layout)?;
         Ok(DataDir {
             layout,
-            db,
-            owner_id,
-            api_key,
+            db: Arc::new(db),
+            identity,
             lock,
         })
     }
+}
+
+/// Opens the database of the data directory at `path` without taking its lock, for another
+/// process (`tether sim key add`) while a simulator may run on it.
+pub(crate) fn open_shared(path: &Path) -> Result<Db, SimError> {
+    let root = match std::fs::canonicalize(path) {
+        Ok(root) => root,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SimError::NoDataDir {
+                path: path.to_path_buf(),
+            });
+        }
+        Err(err) => return Err(io("resolve", path)(err)),
+    };
+    let layout = Layout::new(root);
+    let db_path = layout.db();
+    if !db_path.exists() {
+        return Err(SimError::NoDataDir {
+            path: layout.root().to_path_buf(),
+        });
+    }
+    open_db(&layout).map(|(db, _)| db)
+}
+
+/// Opens (migrating) the database and makes sure its first account exists.
+fn open_db(layout: &Layout) -> Result<(Db, Identity), SimError> {
+    let database = |source| SimError::Database {
+        path: layout.db(),
+        source,
+    };
+    let db = Db::open(&layout.db()).map_err(database)?;
+    let identity = db.ensure_identity(new_api_key, &now()).map_err(database)?;
+    Ok((db, identity))
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SimError {
@@ -127,31 +156,6 @@ fn lock(layout: &Layout) -> Result<File, SimError> {
     }
 }
 
-/// The owner id and API key stored in the database (made on first start).
-fn identity(db: &Db, layout: &Layout) -> Result<(String, String), SimError> {
-    let database = |source| SimError::Database {
-        path: layout.db(),
-        source,
-    };
-    let owner_id = match db.setting("owner_id").map_err(database)? {
-        Some(owner_id) => owner_id,
-        None => {
-            let owner_id = uuid::Uuid::new_v4().to_string();
-            db.set_setting("owner_id", &owner_id).map_err(database)?;
-            owner_id
-        }
-    };
-    let api_key = match db.setting("api_key").map_err(database)? {
-        Some(key) => key,
-        None => {
-            let key = new_api_key(&owner_id);
-            db.set_setting("api_key", &key).map_err(database)?;
-            key
-        }
-    };
-    Ok((owner_id, api_key))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -162,16 +166,25 @@ mod tests {
     fn a_data_dir_keeps_its_identity_and_admits_one_simulator_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
         let first = DataDir::open(&dir.path().join("data")).unwrap();
-        assert!(first.api_key.starts_with(&first.owner_id));
+        assert!(first.identity.api_key.starts_with(&first.identity.owner_id));
         assert!(first.layout.vms().is_dir() && first.layout.commits().is_dir());
         let second = DataDir::open(&dir.path().join("data"));
         assert!(
             matches!(second, Err(SimError::InUse { .. })),
             "a second simulator got in"
         );
-        let (owner_id, api_key) = (first.owner_id.clone(), first.api_key.clone());
+        let identity = first.identity.clone();
+        let shared = open_shared(&dir.path().join("data")).unwrap();
+        assert!(
+            shared
+                .account_by_secret(&identity.api_key)
+                .unwrap()
+                .is_some()
+        );
         drop(first);
         let again = DataDir::open(&dir.path().join("data")).unwrap();
-        assert_eq!((again.owner_id, again.api_key), (owner_id, api_key));
+        assert_eq!(again.identity, identity);
+        let missing = open_shared(dir.path()).err().unwrap();
+        assert!(matches!(missing, SimError::NoDataDir { .. }), "{missing}");
     }
 }

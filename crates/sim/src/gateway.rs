@@ -1,9 +1,12 @@
 //! The TLS gateway: how VMs are reached, as on Vers.
 //!
-//! One TCP listener speaks TLS. The SNI name `<vm_id>.{vm_domain}` selects the VM; a name
-//! outside the domain, an unknown VM or a VM that is paused or stopped gets no TLS handshake
-//! (the connection is dropped, as when a Vers VM is not there). Inside the TLS stream is
-//! plain SSH, served by this crate's SSH server with that VM's host key.
+//! One TCP listener speaks TLS. The SNI name `<vm_id>.{vm_domain}` selects the VM, and so does
+//! a custom domain mapped to a VM (`POST /domains`; it gets a certificate from the
+//! simulator's CA). Any other name, an unknown VM or a VM that is paused or stopped gets no TLS
+//! handshake (the connection is dropped, as when a Vers VM is not there). Inside the TLS stream
+//! is plain SSH, served by this crate's SSH server with that VM's host key. (Vers also serves
+//! HTTP to a VM's ports through its proxy; the simulator does not: its VMs share the host's
+//! loopback, so there is no VM port to send it to.)
 //!
 //! ```no_run
 //! # async fn demo<D: tether_sim::access::VmDirectory>(directory: std::sync::Arc<D>) -> Result<(), Box<dyn std::error::Error>> {
@@ -40,7 +43,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 enum ConnectionError {
     #[error("the client sent no SNI name; connect with the VM's name `<vm_id>.{vm_domain}`")]
     NoServerName { vm_domain: String },
-    #[error("SNI name {name:?} is not `<vm_id>.{vm_domain}`")]
+    #[error("SNI name {name:?} is neither `<vm_id>.{vm_domain}` nor a domain mapped to a VM")]
     ForeignName { name: String, vm_domain: String },
     #[error(transparent)]
     Lookup(#[from] LookupError),
@@ -179,10 +182,12 @@ impl<D: VmDirectory> Gateway<D> {
         let name = name.ok_or_else(|| ConnectionError::NoServerName {
             vm_domain: vm_domain.clone(),
         })?;
-        let vm_id = vm_id_of(&name, vm_domain).ok_or_else(|| ConnectionError::ForeignName {
-            name,
-            vm_domain: vm_domain.clone(),
-        })?;
+        let vm_id = vm_id_of(&name, vm_domain)
+            .or_else(|| self.directory.domain_vm(&name))
+            .ok_or_else(|| ConnectionError::ForeignName {
+                name,
+                vm_domain: vm_domain.clone(),
+            })?;
         let vm = self.directory.lookup(&vm_id).await?;
         let stream = start
             .into_stream(Arc::clone(&self.tls))

@@ -3,15 +3,17 @@
 //! It serves Vers's REST API (paths, JSON shapes, status codes) over plain HTTP on loopback,
 //! and Vers's VM access: one TLS listener where the SNI name `<vm_id>.vm.tether.localhost`
 //! picks the VM, with an SSH server behind it that logs in with the VM's own key (from
-//! `/ssh_key`). VMs are Linux-namespace sandboxes (`tether_sandbox`); state (VMs, commits,
-//! lineage, keys, labels, the API key) lives in SQLite in the data directory, beside the VMs'
-//! disks, the commits' snapshots and the CA. After a restart every VM boots again from its
-//! disk (processes are gone, as after a reboot; paused VMs come back paused).
+//! `/ssh_key`). VMs are Linux-namespace sandboxes (`tether_sandbox`); state lives in SQLite
+//! in the data directory, beside the VMs' disks, the commits' snapshots and the CA: accounts
+//! and their keys, VMs (owner, lineage, labels, disk size), commits (visibility), tags,
+//! repositories, environment variables, every API exec's output, domains. After a restart
+//! every VM boots again from its disk (processes are gone, as after a reboot; paused VMs come
+//! back paused) and all of that is still there.
 //!
-//! Differences from Vers: a branch copies the disk, not memory, so running processes are not
-//! carried over to children; branching a VM makes no commit (children name the parent in
-//! `grandparent_vm_id`); the API is HTTP, not HTTPS (everything is local, and VM access is
-//! TLS as on Vers); tags and repositories are not supported.
+//! Every operation of Vers's API and SDK is served (see the README's table); more accounts are
+//! made with [`add_key`]. Differences from Vers: a branch copies the disk, not memory, so
+//! running processes are not carried over to children; the API is HTTP, not HTTPS (everything
+//! is local, and VM access is TLS as on Vers); building images and deploying are refused.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tether_sim::SimError> {
@@ -26,8 +28,11 @@
 //! ```
 
 pub mod access;
+mod account;
 mod api;
 pub mod ca;
+mod catalog;
+mod certs;
 mod datadir;
 mod db;
 mod deadline;
@@ -38,6 +43,8 @@ mod keys;
 mod registry;
 mod server;
 mod ssh;
+mod vm_env;
 
-pub use error::{ApiError, SimError};
+pub use account::{AddedKey, add_key};
+pub use error::{ApiError, RefError, SimError};
 pub use server::{RunningSim, SimConfig, SimInfo, VM_DOMAIN, start};

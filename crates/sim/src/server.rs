@@ -92,9 +92,10 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let data = DataDir::open(&config.data_dir)?;
     let ca = CertificateAuthority::load_or_create(data.layout.root(), VM_DOMAIN)?;
     let listeners = Listeners::bind(&config).await?;
-    let api_key = config.api_key.unwrap_or(data.api_key);
+    let first = data.identity.clone();
+    let api_key = config.api_key.clone().unwrap_or(first.api_key.clone());
     let data_dir = data.layout.root().to_path_buf();
-    let registry = Registry::new(data.db, data.layout, config.sandbox, data.owner_id);
+    let registry = Registry::new(data.db, data.layout, config.sandbox);
     if let Err(err) = registry.restore_all().await {
         let _ = registry.shutdown_all().await;
         return Err(err);
@@ -112,7 +113,17 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         ssh_gateway = info.ssh_gateway,
         "simulator started"
     );
-    Ok(listeners.serve(info, &ca, registry, data.lock))
+    let keys = Keys {
+        api_key_override: config.api_key.map(Into::into),
+        first_owner: first.owner_id.into(),
+    };
+    Ok(listeners.serve(info, &ca, registry, keys, data.lock))
+}
+
+/// How the API checks keys.
+struct Keys {
+    api_key_override: Option<Arc<str>>,
+    first_owner: Arc<str>,
 }
 
 /// The two bound listeners.
@@ -146,6 +157,7 @@ impl Listeners {
         info: SimInfo,
         ca: &CertificateAuthority,
         registry: Arc<Registry>,
+        keys: Keys,
         lock: File,
     ) -> RunningSim {
         let cancel = CancellationToken::new();
@@ -160,8 +172,10 @@ impl Listeners {
         );
         let state = AppState {
             registry: Arc::clone(&registry),
-            api_key: info.api_key.as_str().into(),
+            api_key_override: keys.api_key_override,
+            first_owner: keys.first_owner,
             ssh_port: self.gateway_addr.port(),
+            vm_domain: VM_DOMAIN.into(),
         };
         RunningSim {
             info,

@@ -181,7 +181,7 @@ async fn exec_stream_sends_ndjson_chunks_with_rising_cursors_then_the_exit() {
     for (i, chunk) in chunks.iter().enumerate() {
         assert_eq!(
             (&chunk["type"], &chunk["exec_id"], &chunk["cursor"]),
-            (&json!("chunk"), exec_id, &json!(i + 1))
+            (&json!("chunk"), exec_id, &json!(i))
         );
         let data = B64.decode(chunk["data_b64"].as_str().unwrap()).unwrap();
         output
@@ -189,7 +189,7 @@ async fn exec_stream_sends_ndjson_chunks_with_rising_cursors_then_the_exit() {
             .or_default()
             .extend(data);
     }
-    assert_eq!(last["cursor"], chunks.len() + 1);
+    assert_eq!(last["cursor"], chunks.len());
     assert_eq!(output["stdout"], b"one\nthree\n");
     assert_eq!(output["stderr"], b"two\n");
 
@@ -199,13 +199,47 @@ async fn exec_stream_sends_ndjson_chunks_with_rising_cursors_then_the_exit() {
     assert_eq!(refused.status(), 409);
 }
 
+/// Posts to `path` and reads the whole NDJSON reply.
+async fn ndjson(h: &Harness, path: &str, body: Value) -> Vec<Value> {
+    let url = format!("{}/api/v1{path}", h.info().vers_url);
+    let request = h.http.post(url).bearer_auth(&h.info().api_key).json(&body);
+    let response = within("the stream to start", request.send()).await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    let text = within("the stream to end", response.text()).await.unwrap();
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// stdout and stderr of `events` (chunks), the exit code, asserting rising cursors.
+fn collect(events: &[Value]) -> (String, String, Option<i64>) {
+    let (mut out, mut err, mut code) = (Vec::new(), Vec::new(), None);
+    let cursors: Vec<u64> = events.iter().filter_map(|e| e["cursor"].as_u64()).collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
+    for event in events {
+        match event["type"].as_str().unwrap() {
+            "chunk" => {
+                let data = B64.decode(event["data_b64"].as_str().unwrap()).unwrap();
+                match event["stream"].as_str().unwrap() {
+                    "stdout" => out.extend(data),
+                    _ => err.extend(data),
+                }
+            }
+            "exit" => code = event["exit_code"].as_i64(),
+            other => panic!("unexpected event {other}: {event}"),
+        }
+    }
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (text(out), text(err), code)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn exec_stream_output_arrives_before_the_command_ends_and_hanging_up_kills_it() {
+async fn a_dropped_stream_keeps_running_and_attach_rejoins_it_with_nothing_lost() {
     let h = harness!();
     let vm = h.new_vm().await;
-    let body =
-        json!({ "command": ["sh", "-c", "echo $$ > /root/pid; echo started; exec sleep 300"] });
-    let response = stream(&h, &vm, body).await;
+    let script = "echo started; while [ ! -e /root/go ]; do sleep 0.05; done; \
+                  for i in $(seq 1 300); do echo out$i; echo err$i >&2; done; exit 5";
+    let response = stream(&h, &vm, json!({ "command": ["sh", "-c", script] })).await;
     let mut chunks = response.bytes_stream();
     let first = within("the first chunk while the command runs", chunks.next())
         .await
@@ -217,9 +251,120 @@ async fn exec_stream_output_arrives_before_the_command_ends_and_hanging_up_kills
         B64.decode(event["data_b64"].as_str().unwrap()).unwrap(),
         b"started\n"
     );
+    let exec_id = event["exec_id"].as_str().unwrap().to_owned();
     drop(chunks);
-    let pid = h.ok_sh(&vm, "cat /root/pid").await;
-    await_in_vm(&h, &vm, &format!("! kill -0 {} 2>/dev/null", pid.trim())).await;
+    // The run outlives the connection: rejoin it after the first chunk while it still waits,
+    // then release it.
+    let attach = format!("/vm/{vm}/exec/stream/attach");
+    let url = format!("{}/api/v1{attach}", h.info().vers_url);
+    let body = json!({ "exec_id": exec_id, "cursor": event["cursor"] });
+    let request = h.http.post(url).bearer_auth(&h.info().api_key).json(&body);
+    let rejoined = within("attach", request.send()).await.unwrap();
+    assert_eq!(rejoined.status(), 200);
+    h.ok_sh(&vm, "touch /root/go").await;
+    let text = within("the attached stream to end", rejoined.text())
+        .await
+        .unwrap();
+    let rest: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected = |tag: &str| (1..=300).map(|i| format!("{tag}{i}\n")).collect::<String>();
+    assert_eq!(collect(&rest), (expected("out"), expected("err"), Some(5)));
+    // Without a cursor the whole run is replayed; from_latest gives only the exit.
+    let all = ndjson(&h, &attach, json!({ "exec_id": exec_id })).await;
+    assert_eq!(
+        collect(&all),
+        (
+            format!("started\n{}", expected("out")),
+            expected("err"),
+            Some(5)
+        )
+    );
+    let latest = ndjson(
+        &h,
+        &attach,
+        json!({ "exec_id": exec_id, "from_latest": true }),
+    )
+    .await;
+    assert_eq!(collect(&latest), (String::new(), String::new(), Some(5)));
+
+    let unknown = h
+        .post(
+            &attach,
+            json!({ "exec_id": "00000000-0000-4000-8000-000000000000" }),
+        )
+        .await;
+    assert!(
+        unknown.error(404).contains("start one with POST"),
+        "{unknown:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_page_through_every_exec_in_order_by_offset_and_stream() {
+    let h = harness!();
+    let vm = h.new_vm().await;
+    let first = h
+        .post(
+            &format!("/vm/{vm}/exec"),
+            json!({ "command": ["sh", "-c", "echo a1; echo a2 >&2"] }),
+        )
+        .await
+        .ok();
+    let second = h
+        .post(
+            &format!("/vm/{vm}/exec"),
+            json!({ "command": ["sh", "-c", "seq 1 50"] }),
+        )
+        .await
+        .ok();
+    let (mut offset, mut entries) = (0u64, Vec::new());
+    loop {
+        let page = h
+            .get(&format!("/vm/{vm}/logs?offset={offset}&max_entries=2"))
+            .await
+            .ok();
+        let got = page["entries"].as_array().unwrap();
+        assert!(got.len() <= 2, "{page}");
+        entries.extend(got.iter().cloned());
+        let next = page["next_offset"].as_u64().unwrap();
+        if page["eof"] == json!(true) {
+            break;
+        }
+        assert!(next > offset, "no progress at {offset}: {page}");
+        offset = next;
+    }
+    let text = |exec: &Value, stream: &str| -> String {
+        entries
+            .iter()
+            .filter(|e| e["exec_id"] == *exec && e["stream"] == stream)
+            .map(|e| {
+                String::from_utf8(B64.decode(e["data_b64"].as_str().unwrap()).unwrap()).unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(text(&first["exec_id"], "stdout"), "a1\n");
+    assert_eq!(text(&first["exec_id"], "stderr"), "a2\n");
+    let seq: String = (1..=50).map(|i| format!("{i}\n")).collect();
+    assert_eq!(text(&second["exec_id"], "stdout"), seq);
+    let first_of_second = entries
+        .iter()
+        .position(|e| e["exec_id"] == second["exec_id"])
+        .unwrap();
+    assert!(
+        entries[..first_of_second]
+            .iter()
+            .all(|e| e["exec_id"] == first["exec_id"])
+    );
+    let stderr_only = h.get(&format!("/vm/{vm}/logs?stream=stderr")).await.ok();
+    let streams: Vec<_> = stderr_only["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["stream"].clone())
+        .collect();
+    assert_eq!(streams, vec![json!("stderr")]);
 }
 
 async fn put(h: &Harness, vm: &str, body: Value) -> harness::Reply {

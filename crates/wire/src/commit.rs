@@ -81,3 +81,41 @@ pub struct ListCommitsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
 }
+
+/// `PATCH /commits/{id}` body: publish or unpublish a commit, and rename it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateCommitRequest {
+    /// Whether anyone may restore it (required).
+    pub is_public: bool,
+    /// A new name (absent: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A new description (absent: unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A commit as `GET /vm/commits/{id}/parents` lists it (`VmCommitEntity`: `id`, not
+/// `commit_id`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitEntity {
+    /// The commit's id.
+    pub id: String,
+    /// The key (owner) that made it.
+    pub owner_id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// Whether anyone may restore it.
+    pub is_public: bool,
+    /// Its description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The VM it is a snapshot of.
+    #[serde(default)]
+    pub parent_vm_id: Option<String>,
+    /// The commit that VM was started from, if any.
+    #[serde(default)]
+    pub grandparent_commit_id: Option<String>,
+}

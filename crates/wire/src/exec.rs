@@ -92,3 +92,55 @@ pub enum ExecStreamEvent {
         message: String,
     },
 }
+
+/// Body of `POST /vm/{id}/exec/stream/attach`: rejoin a run by its id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachRequest {
+    /// The run to rejoin (the `exec_id` of its stream lines).
+    pub exec_id: String,
+    /// Resume after this cursor (exclusive); absent: replay the run from its start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// Skip what was already sent and follow only what comes next (ignores `cursor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_latest: Option<bool>,
+}
+
+/// Query of `GET /vm/{id}/logs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecLogQuery {
+    /// Byte offset into the VM's exec log to read from (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// At most this many entries (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries: Option<u32>,
+    /// Only this stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<ExecStream>,
+}
+
+/// One chunk of a run's output in the VM's exec log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecLogEntry {
+    /// The run it came from.
+    #[serde(default)]
+    pub exec_id: Option<String>,
+    /// When it was read (RFC 3339).
+    pub timestamp: String,
+    /// Which stream.
+    pub stream: ExecStream,
+    /// The bytes, base64.
+    pub data_b64: String,
+}
+
+/// `GET /vm/{id}/logs` reply.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecLogResponse {
+    /// Entries in the order they were written.
+    pub entries: Vec<ExecLogEntry>,
+    /// The offset to read from next.
+    pub next_offset: u64,
+    /// Whether the end of the log was reached.
+    pub eof: bool,
+}

@@ -2,9 +2,10 @@
 //! and the Vers client. No I/O lives here.
 //!
 //! Field names follow Vers's own OpenAPI description
-//! (`vers-api/orchestrator.openapi.yaml`) and the behaviour noted beside it: VM states read
-//! lowercase (`"running"`), state changes are written capitalised (`"Paused"`), errors are
-//! `{"error": "...", "success": false}`, exec streams are NDJSON [`ExecStreamEvent`]s.
+//! (`vers-api/orchestrator.openapi.yaml`), the models of Vers's current SDK where they are
+//! newer, and the behaviour noted beside them: VM states read lowercase (`"running"`), state
+//! changes are written capitalised (`"Paused"`), errors are `{"error": "...", "success":
+//! false}`, exec streams are NDJSON [`ExecStreamEvent`]s.
 //!
 //! ```
 //! use tether_wire::{ExecStreamEvent, VmState};
@@ -15,19 +16,43 @@
 //! assert_eq!(serde_json::to_string(&VmState::Paused).unwrap(), r#""paused""#);
 //! ```
 
+mod account;
 mod commit;
+mod domain;
 mod error;
 mod exec;
 mod files;
+mod image;
+mod repo;
+mod tags;
 mod vm;
 
-pub use commit::{
-    CommitInfo, CommitList, CommitQuery, CommitRequest, CommitResponse, ListCommitsQuery,
+pub use account::{
+    EnvVars, SetEnvVarsRequest, SystemVersion, ValidateKeyResponse, Whoami, WhoamiKey, WhoamiOrg,
+    WhoamiUser,
 };
+pub use commit::{
+    CommitEntity, CommitInfo, CommitList, CommitQuery, CommitRequest, CommitResponse,
+    ListCommitsQuery, UpdateCommitRequest,
+};
+pub use domain::{CreateDomainRequest, DeleteDomainResponse, Domain, ListDomainsQuery};
 pub use error::ErrorBody;
-pub use exec::{ExecRequest, ExecResponse, ExecStream, ExecStreamEvent};
+pub use exec::{
+    AttachRequest, ExecLogEntry, ExecLogQuery, ExecLogResponse, ExecRequest, ExecResponse,
+    ExecStream, ExecStreamEvent,
+};
 pub use files::{GetFileQuery, GetFileResponse, PutFileRequest};
+pub use image::{BaseImage, ImageList, ImageStatus};
+pub use repo::{
+    CreateRepositoryRequest, CreateRepositoryResponse, ForkRequest, ForkResponse,
+    PublicRepositoryInfo, PublicRepositoryList, RepositoryInfo, RepositoryList, VisibilityRequest,
+};
+pub use tags::{
+    CreateRepoTagRequest, CreateRepoTagResponse, CreateTagRequest, CreateTagResponse, RepoTagInfo,
+    RepoTagList, TagInfo, TagList, UpdateTagRequest,
+};
 pub use vm::{
-    BranchQuery, BranchResponse, DeleteVmResponse, FromCommitRequest, NewRootQuery, NewRootRequest,
-    NewVmResponse, RequestedState, SshKeyResponse, StateRequest, Vm, VmConfig, VmMetadata, VmState,
+    BranchQuery, BranchResponse, DeleteVmResponse, FromCommitRequest, LabelsRequest, NewRootQuery,
+    NewRootRequest, NewVmResponse, RequestedState, ResizeDiskRequest, SshKeyResponse, StateRequest,
+    Vm, VmConfig, VmMetadata, VmState, WaitQuery,
 };

@@ -44,11 +44,15 @@ pub struct StateRequest {
 }
 
 /// A state that can be requested (capitalised on the wire, unlike [`VmState`]).
+///
+/// The spec names `Paused` and `Running`; Vers's current SDK names `Sleeping` and `Running`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RequestedState {
     /// Freeze every process.
     Paused,
-    /// Thaw them.
+    /// Put the VM to sleep (the simulator freezes it as for `Paused`, and reports `sleeping`).
+    Sleeping,
+    /// Thaw it, or wake it.
     Running,
 }
 
@@ -192,6 +196,41 @@ pub struct VmMetadata {
     /// The VM that commit was taken of, if any.
     #[serde(default)]
     pub grandparent_vm_id: Option<String>,
+    /// vCPUs allocated at creation (in Vers's current replies; absent from older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu_count: Option<u32>,
+    /// RAM in MiB allocated at creation (in Vers's current replies; absent from older ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mem_size_mib: Option<u32>,
+    /// The VM's labels (the simulator adds them here as in listings; Vers's spec leaves them
+    /// out of metadata, so a client must not rely on them).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Body of `PATCH /vm/{id}/label` (labels upserted) and `PUT /vm/{id}/labels` (replaced).
+///
+/// `labels` is required on both: `{"labels": {}}` is a no-op for PATCH and clears every label
+/// for PUT.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelsRequest {
+    /// The labels to set (PATCH: added or overwritten; PUT: all of them).
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Body of `PATCH /vm/{id}/disk`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResizeDiskRequest {
+    /// The new disk size in MiB; must be larger than the current one (disks only grow).
+    pub fs_size_mib: u32,
+}
+
+/// Query of `PATCH /vm/{id}/state`, `/disk` and `DELETE /vm/{id}`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitQuery {
+    /// Fail instead of waiting while the VM is booting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_wait_boot: Option<bool>,
 }
 
 /// `GET /vm/{id}/ssh_key` reply.

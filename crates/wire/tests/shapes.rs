@@ -22,7 +22,7 @@ fn states_read_lowercase_and_are_written_capitalised() {
         }),
         json!({"state": "Paused"})
     );
-    assert!(serde_json::from_value::<StateRequest>(json!({"state": "Sleeping"})).is_err());
+    assert!(serde_json::from_value::<StateRequest>(json!({"state": "Asleep"})).is_err());
     assert!(serde_json::from_value::<StateRequest>(json!({"state": "running"})).is_err());
 }
 
@@ -132,6 +132,9 @@ fn errors_and_lists_have_vers_shapes() {
         ip: "::1".into(),
         parent_commit_id: None,
         grandparent_vm_id: None,
+        vcpu_count: None,
+        mem_size_mib: None,
+        labels: Default::default(),
     };
     assert_eq!(
         to_json(&meta),

@@ -173,12 +173,42 @@ pub(crate) struct SimArgs {
 
     /// Data directory: state, VM disks, commits, CA [default: $XDG_DATA_HOME/tether/sim, or
     /// ~/.local/share/tether/sim].
-    #[arg(long = "data", value_name = "DIR")]
+    #[arg(long = "data", value_name = "DIR", global = true)]
     pub data: Option<PathBuf>,
 
     /// API key to require [default: the key stored in the data directory, made on first start].
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
+
+    /// Instead of serving: manage the data directory's API keys.
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+}
+
+/// Subcommands of `tether sim`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum SimCommand {
+    /// API keys of the simulator's accounts.
+    #[command(subcommand)]
+    Key(SimKeyCommand),
+}
+
+/// `tether sim key …`.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum SimKeyCommand {
+    /// Make another API key and print it as JSON (api_key, key_id, org_id, org_name, label).
+    ///
+    /// Without --org the key gets an organisation of its own: a second owner, who sees only
+    /// public repositories and commits of the others. It works at once, also while a
+    /// simulator runs on the same data directory.
+    Add {
+        /// Organisation to join (made if missing) [default: a new one].
+        #[arg(long, value_name = "NAME")]
+        org: Option<String>,
+        /// Label shown by GET /api/v1/whoami.
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+    },
 }
 
 /// Seconds, possibly fractional, more than zero.

@@ -10,10 +10,22 @@ use tether_sim::{SimConfig, SimInfo};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::VM_INIT_COMMAND;
-use crate::cli::SimArgs;
+use crate::cli::{SimArgs, SimCommand, SimKeyCommand};
 
-/// Runs the simulator on a fresh runtime until a stop signal, then shuts every VM down.
+/// Runs the simulator on a fresh runtime until a stop signal, then shuts every VM down (or
+/// runs a `tether sim key` subcommand).
 pub(crate) fn run(args: SimArgs) -> anyhow::Result<()> {
+    if let Some(SimCommand::Key(SimKeyCommand::Add { org, label })) = &args.command {
+        let data_dir = match &args.data {
+            Some(dir) => dir.clone(),
+            None => default_data_dir()?,
+        };
+        let added = tether_sim::add_key(&data_dir, org.as_deref(), label.as_deref())
+            .context("could not add an API key")?;
+        let line = serde_json::to_string(&added).context("could not encode the key")?;
+        println!("{line}");
+        return Ok(());
+    }
     let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
     runtime.block_on(serve(args))
 }

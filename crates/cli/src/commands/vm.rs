@@ -179,7 +179,7 @@ async fn set_state(
                 .wait_until_running(&vm_id, BOOT_DEADLINE)
                 .await?
         }
-        RequestedState::Paused => router.vers().status(&vm_id).await?,
+        RequestedState::Paused | RequestedState::Sleeping => router.vers().status(&vm_id).await?,
     };
     ctx.out.print(&vm_id, &serde_json::to_value(&vm)?)
 }

@@ -48,9 +48,11 @@ async fn new_ls_info_branch_commit_restore_pause_resume_rm() {
             "grandparent_vm_id",
             "ip",
             "labels",
+            "mem_size_mib",
             "owner_id",
             "parent_commit_id",
             "state",
+            "vcpu_count",
             "vm_id"
         ]
     );

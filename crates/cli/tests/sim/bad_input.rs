@@ -43,13 +43,13 @@ async fn bad_requests_get_clear_errors() {
     record("unknown commit", &reply);
 
     let reply = api.with_key("not-the-key").get("/vms").await.unwrap();
-    assert_eq!(reply.status, 403);
+    assert_eq!(reply.status, 401);
     record("wrong key", &reply);
 
     let vm = api.new_vm().await.unwrap();
-    let reply = api.set_state(&vm, "Sleeping").await.unwrap();
+    let reply = api.set_state(&vm, "Asleep").await.unwrap();
     assert_eq!(reply.status, 400);
-    record("state Sleeping", &reply.clone());
+    record("state Asleep", &reply.clone());
     assert!(
         reply.error().contains("Paused") && reply.error().contains("Running"),
         "{reply:?}"

@@ -137,6 +137,17 @@ async fn commit_then_restore_has_the_files() {
     let child = vms[0]["vm_id"].as_str().unwrap();
     assert_eq!(api.sh(child, "cat /srv/app/version").await.unwrap(), "v1\n");
 
+    // As on Vers, a commit VMs were started from stays until they are gone.
+    let in_use = api.delete(&format!("/commits/{commit}")).await.unwrap();
+    assert_eq!(in_use.status, 409, "{in_use:?}");
+    let ids = vms.iter().map(|v| v["vm_id"].as_str().unwrap().to_owned());
+    for vm in ids.chain([restored]) {
+        api.delete(&format!("/vm/{vm}"))
+            .await
+            .unwrap()
+            .ok()
+            .unwrap();
+    }
     let deleted = api.delete(&format!("/commits/{commit}")).await.unwrap();
     assert!(deleted.status.is_success(), "{deleted:?}");
 }

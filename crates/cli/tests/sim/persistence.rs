@@ -52,3 +52,39 @@ async fn vms_and_commits_survive_a_restart() {
     let out = sim.ssh(&vm).run("cat /root/kept").await.unwrap();
     assert_eq!(out.stdout_str(), "kept\n", "{}", out.stderr_str());
 }
+
+#[tokio::test]
+async fn sim_key_add_makes_a_second_owner_at_once_and_it_survives_a_restart() {
+    let mut sim = sim().await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_tether"))
+        .args(["sim", "key", "add", "--label", "second"])
+        .arg("--data")
+        .arg(sim.data_dir())
+        .output();
+    let output = tether_testkit::within(std::time::Duration::from_secs(60), "key add", async {
+        Ok(output.await?)
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let added: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let key = added["api_key"].as_str().unwrap().to_owned();
+    let api = sim.api();
+    let other = api.with_key(&key);
+    let whoami = other.get("/whoami").await.unwrap().ok().unwrap();
+    assert_eq!(whoami["api_key"]["label"], json!("second"));
+    assert_eq!(whoami["org"]["name"], added["org_name"]);
+    // A second owner: it does not see the first one's VMs.
+    let vm = api.new_vm().await.unwrap();
+    assert!(!other.vm_ids().await.unwrap().contains(&vm));
+    sim.restart().await.unwrap();
+    let whoami = sim
+        .api()
+        .with_key(&key)
+        .get("/whoami")
+        .await
+        .unwrap()
+        .ok()
+        .unwrap();
+    assert_eq!(whoami["org"]["name"], added["org_name"]);
+}

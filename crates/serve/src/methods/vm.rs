@@ -315,7 +315,7 @@ pub(crate) async fn set_state(state: &State, params: StateParams) -> Result<Valu
                 .wait_until_running(&vm_id, BOOT_DEADLINE)
                 .await?
         }
-        RequestedState::Paused => router.vers().status(&vm_id).await?,
+        RequestedState::Paused | RequestedState::Sleeping => router.vers().status(&vm_id).await?,
     };
     Ok(json!({ "vmId": vm_id, "state": vm.state }))
 }

@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
+use crate::db::Account;
 use crate::error::ApiError;
 
 /// A JSON request body (required).
@@ -16,8 +17,17 @@ pub(crate) struct OptionalBody<T>(pub T);
 /// The query string.
 pub(crate) struct Params<T>(pub T);
 
-/// The one path parameter (a VM or commit id).
+/// The one path parameter (a VM or commit id, a name).
 pub(crate) struct Id(pub String);
+
+/// Two path parameters (`{org}/{repo}`, `{repo}/{tag}`).
+pub(crate) struct Ids2(pub String, pub String);
+
+/// Three path parameters (`{org}/{repo}/{tag}`).
+pub(crate) struct Ids3(pub String, pub String, pub String);
+
+/// The account behind the request's key (put there by the API's authentication).
+pub(crate) struct Caller(pub Account);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
@@ -77,15 +87,55 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<
     }
 }
 
+/// Path parameters of type `T`, rejections in the API's shape.
+async fn path<T, S>(parts: &mut Parts, state: &S) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    match Path::<T>::from_request_parts(parts, state).await {
+        Ok(Path(value)) => Ok(value),
+        Err(rejection) => Err(ApiError::BadField {
+            field: "path",
+            reason: rejection.body_text(),
+        }),
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        match Path::<String>::from_request_parts(parts, state).await {
-            Ok(Path(id)) => Ok(Id(id)),
-            Err(rejection) => Err(ApiError::BadField {
-                field: "path",
-                reason: rejection.body_text(),
+        path(parts, state).await.map(Id)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids2 {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (a, b) = path(parts, state).await?;
+        Ok(Ids2(a, b))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ids3 {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let (a, b, c) = path(parts, state).await?;
+        Ok(Ids3(a, b, c))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        match parts.extensions.get::<Account>() {
+            Some(account) => Ok(Caller(account.clone())),
+            None => Err(ApiError::Unauthorized {
+                problem: "missing API key",
             }),
         }
     }

@@ -8,16 +8,17 @@ use base64::engine::general_purpose::STANDARD as B64;
 use tether_wire::{GetFileQuery, GetFileResponse, PutFileRequest};
 
 use super::AppState;
-use super::extract::{Body, Id, Params};
+use super::extract::{Body, Caller, Id, Params};
 use crate::deadline::{FILE_TIMEOUT, within};
 use crate::error::ApiError;
 
 pub(super) async fn get(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Id(id): Id,
     Params(query): Params<GetFileQuery>,
 ) -> Result<Json<GetFileResponse>, ApiError> {
-    let vm = state.registry.slot(&id)?.ready(false).await?;
+    let vm = state.registry.vm(&caller, &id)?.ready(false).await?;
     check_absolute(&query.path)?;
     let fs = vm.fs();
     let content = within("read a file in", &id, FILE_TIMEOUT, fs.read(&query.path)).await?;
@@ -28,6 +29,7 @@ pub(super) async fn get(
 
 pub(super) async fn put(
     State(state): State<AppState>,
+    Caller(caller): Caller,
     Id(id): Id,
     Body(request): Body<PutFileRequest>,
 ) -> Result<StatusCode, ApiError> {
@@ -39,7 +41,7 @@ pub(super) async fn put(
                 "it is not base64 ({err}); encode the file with the standard alphabet and padding"
             ),
         })?;
-    let vm = state.registry.slot(&id)?.ready(false).await?;
+    let vm = state.registry.vm(&caller, &id)?.ready(false).await?;
     check_absolute(&request.path)?;
     let create_dirs = request.create_dirs.unwrap_or(false);
     let fs = vm.fs();

@@ -1,13 +1,20 @@
-//! The HTTP API: Vers's paths under `/api/v1`, bearer-key auth, JSON errors.
+//! The HTTP API: Vers's paths under `/api/v1` (every operation of its OpenAPI description
+//! and of its current SDK), bearer-key auth, JSON errors.
 //!
 //! The API is plain HTTP on loopback: a local simulator has no certificate a client trusts by
 //! default, and the clients (tools, tests) run on the same machine. VM access goes through the
-//! TLS gateway, as on Vers.
+//! TLS gateway, as on Vers. Keys are looked up in the database on every request, so a key
+//! added by `tether sim key add` works at once.
 
+mod account;
+mod branch;
 mod commits;
+mod domains;
 mod exec;
 mod extract;
 mod files;
+mod repos;
+mod tags;
 mod vms;
 
 use std::sync::Arc;
@@ -16,11 +23,12 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tether_wire::ErrorBody;
 
+use crate::db::Account;
 use crate::error::ApiError;
 use crate::keys::key_matches;
 use crate::registry::Registry;
@@ -32,38 +40,59 @@ pub(crate) const MAX_BODY: usize = 256 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub registry: Arc<Registry>,
-    pub api_key: Arc<str>,
+    /// The key given at start (`--api-key`): it stands for the first account's stored key.
+    pub api_key_override: Option<Arc<str>>,
+    /// The first account's key id.
+    pub first_owner: Arc<str>,
     /// Port of the TLS gateway (`ssh_port` of `/ssh_key`).
     pub ssh_port: u16,
+    /// The domain VMs are named under (custom domains must stay outside it).
+    pub vm_domain: Arc<str>,
+}
+
+impl AppState {
+    /// The account a presented key belongs to.
+    fn account(&self, key: &str) -> Result<Account, ApiError> {
+        let wrong = ApiError::Unauthorized {
+            problem: "wrong API key",
+        };
+        let db = self.registry.catalog().db();
+        if let Some(given) = &self.api_key_override
+            && key_matches(key, given)
+        {
+            return db.account_by_key(&self.first_owner)?.ok_or(wrong);
+        }
+        match db.account_by_secret(key)? {
+            Some(account)
+                if self.api_key_override.is_some() && *account.key_id == *self.first_owner =>
+            {
+                Err(wrong)
+            }
+            Some(account) => Ok(account),
+            None => Err(wrong),
+        }
+    }
 }
 
 /// The whole HTTP service.
 pub(crate) fn router(state: AppState) -> Router {
+    let open = Router::new()
+        .route("/system/version", get(account::version))
+        .merge(repos::public_routes());
     let api = Router::new()
-        .route("/vms", get(vms::list))
-        .route("/vm/new_root", post(vms::new_root))
-        .route("/vm/from_commit", post(vms::from_commit))
-        .route("/vm/branch/by_vm/{vm_id}", post(vms::branch_by_vm))
-        .route(
-            "/vm/branch/by_commit/{commit_id}",
-            post(vms::branch_by_commit),
-        )
-        .route("/vm/{vm_or_commit_id}/branch", post(vms::branch))
-        .route("/vm/{vm_id}", delete(vms::delete))
-        .route("/vm/{vm_id}/status", get(vms::status))
-        .route("/vm/{vm_id}/metadata", get(vms::metadata))
-        .route("/vm/{vm_id}/ssh_key", get(vms::ssh_key))
-        .route("/vm/{vm_id}/state", patch(vms::set_state))
-        .route("/vm/{vm_id}/commit", post(commits::commit))
-        .route("/commits", get(commits::list))
-        .route("/commits/{commit_id}", delete(commits::delete))
-        .route("/vm/{vm_id}/exec", post(exec::exec))
-        .route("/vm/{vm_id}/exec/stream", post(exec::stream))
+        .merge(vms::routes())
+        .merge(branch::routes())
+        .merge(commits::routes())
+        .merge(exec::routes())
         .route("/vm/{vm_id}/files", get(files::get).put(files::put))
+        .merge(tags::routes())
+        .merge(repos::routes())
+        .merge(domains::routes())
+        .merge(account::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/health", get(health))
-        .nest("/api/v1", api)
+        .nest("/api/v1", api.merge(open))
         .fallback(no_route)
         .method_not_allowed_fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -71,28 +100,32 @@ pub(crate) fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn authenticate(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match presented {
-        None => ApiError::Unauthorized {
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|key| !key.is_empty());
+    let account = match presented {
+        None => Err(ApiError::Unauthorized {
             problem: "missing API key",
+        }),
+        Some(key) => state.account(key),
+    };
+    match account {
+        Ok(account) => {
+            request.extensions_mut().insert(account);
+            next.run(request).await
         }
-        .into_response(),
-        Some(key) if !key_matches(key.trim(), &state.api_key) => ApiError::Unauthorized {
-            problem: "wrong API key",
-        }
-        .into_response(),
-        Some(_) => next.run(request).await,
+        Err(err) => err.into_response(),
     }
 }
 
 /// `GET /health` (outside `/api/v1`, no key needed).
 async fn health(State(state): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok", "vms": state.registry.list().len() }))
+    Json(json!({ "status": "ok", "vms": state.registry.count() }))
 }
 
 async fn no_route(method: Method, uri: Uri) -> ApiError {
@@ -105,11 +138,24 @@ async fn no_route(method: Method, uri: Uri) -> ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
-            tracing::error!("{self}");
-        } else {
-            tracing::debug!(status = status.as_u16(), "{self}");
-        }
+        log(&self);
         (status, Json(ErrorBody::new(self.to_string()))).into_response()
     }
+}
+
+/// Logs a failed request: server errors loudly, the client's mistakes quietly.
+fn log(err: &ApiError) {
+    let status = err.status();
+    if status.is_server_error() {
+        tracing::error!("{err}");
+    } else {
+        tracing::debug!(status = status.as_u16(), "{err}");
+    }
+}
+
+/// `201 Created` with a JSON body.
+type Created<T> = Result<(axum::http::StatusCode, Json<T>), ApiError>;
+
+fn created<T>(body: T) -> Created<T> {
+    Ok((axum::http::StatusCode::CREATED, Json(body)))
 }

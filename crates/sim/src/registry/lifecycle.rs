@@ -4,6 +4,7 @@
 //! children from the commit). Only the disk is copied: running processes are not carried over
 //! to the children, which boot fresh, the way the parent would after a reboot.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use tether_wire::VmConfig;
 
 use super::slot::{BOOT_TIMEOUT, Phase, VmSlot};
 use super::{Registry, now};
-use crate::db::{KeyPems, VmRecord, VmRow};
+use crate::db::{Account, KeyPems, VmRecord, VmRow, VmRunState};
 use crate::deadline::{DISK_TIMEOUT, SHUTDOWN_TIMEOUT, within};
 use crate::error::ApiError;
 use crate::keys::VmKeys;
@@ -25,6 +26,10 @@ pub(crate) const MAX_COUNT: u32 = 64;
 pub(super) struct Origin {
     pub keys: VmKeys,
     pub template: VmRecord,
+    /// The exec log they start with (the source VM's or commit's).
+    pub log_from: String,
+    /// The account's variables, for `/etc/environment`.
+    pub env: BTreeMap<String, String>,
 }
 
 impl Origin {
@@ -42,12 +47,14 @@ impl Registry {
     /// (a VM that fails to boot then leaves no trace), else at once (state `booting`).
     pub async fn new_root(
         self: &Arc<Self>,
+        caller: &Account,
         config: VmConfig,
         wait_boot: bool,
     ) -> Result<String, ApiError> {
         check_image(&config)?;
+        let owner = caller.clone();
         let slot = self
-            .run_op(|reg| async move { reg.create_root(config).await })
+            .run_op(|reg| async move { reg.create_root(&owner, config).await })
             .await?;
         if wait_boot && let Err(err) = slot.ready(false).await {
             let discarded = Arc::clone(&slot);
@@ -62,7 +69,12 @@ impl Registry {
         Ok(slot.id().to_owned())
     }
 
-    async fn create_root(self: Arc<Self>, config: VmConfig) -> Result<Arc<VmSlot>, ApiError> {
+    async fn create_root(
+        self: Arc<Self>,
+        caller: &Account,
+        config: VmConfig,
+    ) -> Result<Arc<VmSlot>, ApiError> {
+        let env = self.catalog.env_for_new_vm(&caller.org_id)?;
         let vm_id = new_id();
         let disk = self.layout.vm_disk(&vm_id);
         let created = tokio::task::spawn_blocking(move || tether_sandbox::create_disk(&disk)).await;
@@ -72,6 +84,8 @@ impl Registry {
         created.map_err(|e| ApiError::from_sandbox("create the disk of", &vm_id, e))?;
         let record = VmRecord {
             vm_id,
+            owner_id: caller.key_id.clone(),
+            org_id: caller.org_id.clone(),
             created_at: now(),
             vcpu_count: config.vcpu_count,
             mem_size_mib: config.mem_size_mib,
@@ -81,11 +95,14 @@ impl Registry {
         };
         let slot = VmSlot::new(record, VmKeys::generate());
         let slots = [Arc::clone(&slot)];
-        if let Err(err) = self.insert_rows(&slots).and_then(|()| self.adopt(&slots)) {
+        if let Err(err) = self
+            .insert_rows(&slots, None)
+            .and_then(|()| self.adopt(&slots))
+        {
             self.discard(&slots).await;
             return Err(err);
         }
-        self.boot(Arc::clone(&slot), false);
+        self.boot(Arc::clone(&slot), false, Some(env));
         Ok(slot)
     }
 
@@ -98,16 +115,25 @@ impl Registry {
         origin: Origin,
     ) -> Result<Vec<String>, ApiError> {
         let ids = self.copy_disks(source, count).await?;
+        self.adopt_children(ids, origin).await
+    }
+
+    /// Boots VMs on disks copied for them (`ids`), as `origin` says; all or nothing.
+    pub(super) async fn adopt_children(
+        &self,
+        ids: Vec<String>,
+        origin: Origin,
+    ) -> Result<Vec<String>, ApiError> {
         let slots: Vec<Arc<VmSlot>> = ids
             .iter()
             .map(|id| VmSlot::new(origin.record(id.clone()), origin.keys.clone()))
             .collect();
-        if let Err(err) = self.insert_rows(&slots) {
+        if let Err(err) = self.insert_rows(&slots, Some(&origin.log_from)) {
             self.discard(&slots).await;
             return Err(err);
         }
         for slot in &slots {
-            self.boot(Arc::clone(slot), false);
+            self.boot(Arc::clone(slot), false, Some(origin.env.clone()));
         }
         let booted = join_all(slots.iter().map(|slot| slot.ready(false))).await;
         let failed = booted.into_iter().find_map(Result::err);
@@ -119,7 +145,11 @@ impl Registry {
     }
 
     /// Copies `source` into `count` new VM disks concurrently; all or nothing.
-    async fn copy_disks(&self, source: &Path, count: u32) -> Result<Vec<String>, ApiError> {
+    pub(super) async fn copy_disks(
+        &self,
+        source: &Path,
+        count: u32,
+    ) -> Result<Vec<String>, ApiError> {
         let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
         let disks: Vec<_> = ids.iter().map(|id| self.layout.vm_disk(id)).collect();
         let copies = ids.iter().zip(&disks).map(|(id, disk)| {
@@ -136,20 +166,30 @@ impl Registry {
         Err(err)
     }
 
-    fn insert_rows(&self, slots: &[Arc<VmSlot>]) -> Result<(), ApiError> {
+    /// Records new VMs, each starting with a copy of the exec log `log_from`.
+    fn insert_rows(&self, slots: &[Arc<VmSlot>], log_from: Option<&str>) -> Result<(), ApiError> {
         for slot in slots {
             let keys: KeyPems = slot.keys.to_pems(slot.id())?;
             self.db.insert_vm(&VmRow {
                 record: slot.record.clone(),
-                paused: false,
+                state: VmRunState::Running,
                 keys,
             })?;
+            if let Some(from) = log_from {
+                self.db.copy_log(from, slot.id())?;
+            }
         }
         Ok(())
     }
 
-    /// Boots `slot`'s sandbox in a tracked task; the slot's phase tells how it went.
-    pub(super) fn boot(&self, slot: Arc<VmSlot>, paused: bool) {
+    /// Boots `slot`'s sandbox in a tracked task; the slot's phase tells how it went. A new VM
+    /// gets `env` (if any variable is set) as its `/etc/environment` before it is ready.
+    pub(super) fn boot(
+        &self,
+        slot: Arc<VmSlot>,
+        paused: bool,
+        env: Option<BTreeMap<String, String>>,
+    ) {
         let config = self.sandbox.clone();
         let spec = BootSpec {
             disk: self.layout.vm_disk(slot.id()),
@@ -165,7 +205,7 @@ impl Registry {
                     shut_down(slot.id(), &vm).await;
                     Phase::Failed("the simulator is shutting down".into())
                 }
-                Ok(Ok(vm)) => Phase::Ready(Arc::new(vm)),
+                Ok(Ok(vm)) => with_environment(slot.id(), vm, env).await,
             };
             if let Phase::Failed(reason) = &phase {
                 tracing::warn!(vm_id = slot.id(), "VM boot failed: {reason}");
@@ -195,6 +235,24 @@ impl Registry {
     /// Removes a VM's disk; a failure is logged (the VM is gone either way).
     pub(super) async fn remove_disk(&self, vm_id: &str) {
         remove_tree(&self.layout.vm_disk(vm_id)).await;
+    }
+}
+
+/// The booted VM, once its `/etc/environment` holds `env` (when there is any).
+async fn with_environment(vm_id: &str, vm: Vm, env: Option<BTreeMap<String, String>>) -> Phase {
+    let Some(env) = env.filter(|env| !env.is_empty()) else {
+        return Phase::Ready(Arc::new(vm));
+    };
+    match tokio::time::timeout(BOOT_TIMEOUT, crate::vm_env::write(&vm, &env)).await {
+        Ok(Ok(())) => Phase::Ready(Arc::new(vm)),
+        failed => {
+            shut_down(vm_id, &vm).await;
+            let why = match failed {
+                Ok(Err(err)) => err.to_string(),
+                _ => format!("it took over {BOOT_TIMEOUT:?}"),
+            };
+            Phase::Failed(format!("its /etc/environment could not be written: {why}"))
+        }
     }
 }
 

@@ -3,11 +3,15 @@
 //! The registry owns the lifecycle (see [`lifecycle`](self::lifecycle)); the HTTP API and the
 //! SSH gateway ([`VmDirectory`]) look VMs up here. Lifecycle operations run as tracked tasks,
 //! so a client that hangs up mid-branch cannot leave a parent paused, and shutdown waits for
-//! them before stopping every VM.
+//! them before stopping every VM. Every API operation names its caller: a VM of another
+//! account is refused (403, as Vers answers); the SSH gateway authenticates by the VM's key.
 
+mod commits;
 mod lifecycle;
 mod ops;
 mod slot;
+mod state;
+mod views;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,52 +19,65 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use tether_sandbox::SandboxConfig;
-use tether_wire::{Vm, VmMetadata};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::access::{LookupError, SshVm, VmDirectory};
+use crate::catalog::Catalog;
 use crate::datadir::Layout;
-use crate::db::{Db, Found};
+use crate::db::{Account, Db};
 use crate::deadline::{SHUTDOWN_TIMEOUT, within};
 use crate::error::{ApiError, SimError};
+use crate::exec::Runs;
 
 pub(crate) use lifecycle::check_count;
-pub(crate) use ops::SnapshotOptions;
+pub(crate) use ops::{SnapshotOptions, parse_uuid};
 pub(crate) use slot::VmSlot;
+pub(crate) use state::LabelChange;
+pub(crate) use views::DEFAULT_FS_MIB;
 
 /// How long shutdown waits for running lifecycle operations before stopping VMs anyway.
 const OPS_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// IP address reported in VM metadata: VMs share the host's network namespace.
-const VM_IP: &str = "::1";
-
 /// Every VM and commit.
 pub(crate) struct Registry {
-    db: Db,
+    db: Arc<Db>,
+    catalog: Catalog,
     layout: Layout,
     sandbox: SandboxConfig,
-    owner_id: String,
     vms: Mutex<HashMap<String, Arc<VmSlot>>>,
     /// Restores hold it shared while copying a commit; deleting a commit holds it exclusively.
     commit_store: tokio::sync::RwLock<()>,
+    /// The API's exec runs, live and recorded.
+    runs: Runs,
     tasks: TaskTracker,
     closing: CancellationToken,
 }
 
 impl Registry {
     /// A registry over `db` with no VM loaded yet (see [`Registry::restore_all`]).
-    pub fn new(db: Db, layout: Layout, sandbox: SandboxConfig, owner_id: String) -> Arc<Registry> {
+    pub fn new(db: Arc<Db>, layout: Layout, sandbox: SandboxConfig) -> Arc<Registry> {
         Arc::new(Registry {
+            catalog: Catalog::new(Arc::clone(&db)),
+            runs: Runs::new(Arc::clone(&db)),
             db,
             layout,
             sandbox,
-            owner_id,
             vms: Mutex::new(HashMap::new()),
             commit_store: tokio::sync::RwLock::new(()),
             tasks: TaskTracker::new(),
             closing: CancellationToken::new(),
         })
+    }
+
+    /// Tags, repositories, variables and domains.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The API's exec runs.
+    pub fn runs(&self) -> &Runs {
+        &self.runs
     }
 
     fn map(&self) -> MutexGuard<'_, HashMap<String, Arc<VmSlot>>> {
@@ -70,66 +87,27 @@ impl Registry {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The VM `vm_id`, or why there is none.
-    pub fn slot(&self, vm_id: &str) -> Result<Arc<VmSlot>, ApiError> {
+    /// The VM `vm_id` (whoever owns it), or why there is none.
+    fn slot(&self, vm_id: &str) -> Result<Arc<VmSlot>, ApiError> {
         if let Some(slot) = self.map().get(vm_id) {
             return Ok(Arc::clone(slot));
         }
         let vm_id = vm_id.to_owned();
-        if self.db.vm_deleted(&vm_id)? {
-            Err(ApiError::DeletedVm { vm_id })
-        } else {
-            Err(ApiError::UnknownVm { vm_id })
+        match self.db.deleted_vm_org(&vm_id)? {
+            Some(_) => Err(ApiError::DeletedVm { vm_id }),
+            None => Err(ApiError::UnknownVm { vm_id }),
         }
     }
 
-    /// Every VM, oldest first.
-    pub fn list(&self) -> Vec<Vm> {
-        let mut slots: Vec<Arc<VmSlot>> = self.map().values().cloned().collect();
-        slots.sort_by(|a, b| (&a.record.created_at, a.id()).cmp(&(&b.record.created_at, b.id())));
-        slots.iter().map(|slot| self.describe(slot)).collect()
-    }
-
-    /// `GET /vm/{id}/status`.
-    pub fn status(&self, vm_id: &str) -> Result<Vm, ApiError> {
+    /// The caller's VM `vm_id`, or why it cannot have it.
+    pub fn vm(&self, caller: &Account, vm_id: &str) -> Result<Arc<VmSlot>, ApiError> {
         let slot = self.slot(vm_id)?;
-        Ok(self.describe(&slot))
-    }
-
-    fn describe(&self, slot: &VmSlot) -> Vm {
-        Vm {
-            vm_id: slot.id().to_owned(),
-            owner_id: self.owner_id.clone(),
-            created_at: slot.record.created_at.clone(),
-            state: slot.state(),
-            labels: slot.record.labels.clone(),
+        if slot.record.org_id != caller.org_id {
+            return Err(ApiError::ForeignVm {
+                vm_id: vm_id.to_owned(),
+            });
         }
-    }
-
-    /// `GET /vm/{id}/metadata`.
-    pub fn metadata(&self, vm_id: &str) -> Result<VmMetadata, ApiError> {
-        let slot = self.slot(vm_id)?;
-        Ok(VmMetadata {
-            vm_id: slot.id().to_owned(),
-            owner_id: self.owner_id.clone(),
-            created_at: slot.record.created_at.clone(),
-            deleted_at: None,
-            state: slot.state(),
-            ip: VM_IP.to_owned(),
-            parent_commit_id: slot.record.parent_commit_id.clone(),
-            grandparent_vm_id: slot.record.grandparent_vm_id.clone(),
-        })
-    }
-
-    /// The VM's private key, OpenSSH PEM.
-    pub fn ssh_private_key(&self, vm_id: &str) -> Result<String, ApiError> {
-        let slot = self.slot(vm_id)?;
-        crate::keys::openssh(vm_id, &slot.keys.client)
-    }
-
-    /// Whether `id` names a live or deleted commit (for the VM-or-commit branch route).
-    pub fn commit_known(&self, id: &str) -> Result<bool, ApiError> {
-        Ok(self.db.find_commit(id)? != Found::Missing)
+        Ok(slot)
     }
 
     /// Runs a lifecycle operation as a tracked task, unless the simulator is shutting down.
@@ -187,7 +165,9 @@ impl Registry {
                     }
                 })?;
             let slot = VmSlot::new(row.record, keys);
-            self.boot(Arc::clone(&slot), row.paused);
+            slot.live().asleep = row.state == crate::db::VmRunState::Asleep;
+            let paused = row.state != crate::db::VmRunState::Running;
+            self.boot(Arc::clone(&slot), paused, None);
             slots.push(slot);
         }
         self.adopt(&slots).map_err(|e| SimError::Vm {
@@ -286,5 +266,9 @@ impl VmDirectory for Registry {
             authorized_key: slot.keys.authorized_key(),
             host_key: slot.keys.host.clone(),
         })
+    }
+
+    fn domain_vm(&self, name: &str) -> Option<String> {
+        self.catalog.domain_vm(name)
     }
 }

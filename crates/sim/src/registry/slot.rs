@@ -1,6 +1,7 @@
 //! One VM as the registry holds it: its record, keys, and where its sandbox is in its life.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tether_sandbox::Vm;
@@ -27,11 +28,21 @@ pub(crate) enum Phase {
     Gone,
 }
 
+/// What changes about a VM after it is made (its record holds what it was made with).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Live {
+    pub labels: BTreeMap<String, String>,
+    pub fs_size_mib: Option<u32>,
+    /// Put to sleep (frozen like a paused VM, reported as `sleeping`).
+    pub asleep: bool,
+}
+
 /// One VM.
 pub(crate) struct VmSlot {
     pub record: VmRecord,
     pub keys: VmKeys,
     phase: watch::Sender<Phase>,
+    live: Mutex<Live>,
     /// Serialises lifecycle operations (pause, resume, commit, branch, delete) on this VM.
     pub ops: tokio::sync::Mutex<()>,
 }
@@ -40,10 +51,16 @@ impl VmSlot {
     /// A VM whose sandbox is booting.
     pub fn new(record: VmRecord, keys: VmKeys) -> Arc<VmSlot> {
         let (phase, _) = watch::channel(Phase::Booting);
+        let live = Live {
+            labels: record.labels.clone(),
+            fs_size_mib: record.fs_size_mib,
+            asleep: false,
+        };
         Arc::new(VmSlot {
             record,
             keys,
             phase,
+            live: Mutex::new(live),
             ops: tokio::sync::Mutex::new(()),
         })
     }
@@ -51,6 +68,12 @@ impl VmSlot {
     /// The VM's id.
     pub fn id(&self) -> &str {
         &self.record.vm_id
+    }
+
+    /// What changed since it was made (labels, disk size, sleep).
+    pub fn live(&self) -> MutexGuard<'_, Live> {
+        // Plain field updates cannot leave it half-changed.
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Moves the VM to `phase`, waking everyone waiting for its boot.
@@ -86,6 +109,7 @@ impl VmSlot {
     pub fn state(&self) -> VmState {
         match &*self.phase.borrow() {
             Phase::Booting => VmState::Booting,
+            Phase::Ready(vm) if vm.is_paused() && self.live().asleep => VmState::Sleeping,
             Phase::Ready(vm) if vm.is_paused() => VmState::Paused,
             Phase::Ready(_) => VmState::Running,
             Phase::Failed(_) | Phase::Gone => VmState::Dead,

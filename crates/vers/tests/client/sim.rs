@@ -178,6 +178,12 @@ async fn branch_count_three_commit_restore_and_commits() {
         .unwrap();
     assert_eq!(from_commit.len(), 2);
 
+    // As on Vers, a commit VMs were started from stays until they are gone.
+    let err = vers.delete_commit(&commit).await.unwrap_err();
+    assert!(matches!(&err, VersError::Conflict { .. }), "{err:?}");
+    for vm in from_commit.iter().chain([&restored]) {
+        within(STEP, "delete VM", vers.delete_vm(vm)).await.unwrap();
+    }
     within(STEP, "delete commit", vers.delete_commit(&commit))
         .await
         .unwrap();

@@ -1,11 +1,16 @@
 //! Running one command in a VM for the exec API: output as it arrives, then the exit code.
 //!
-//! The command is spawned by the VM's init in its own process group with a fixed base
-//! environment (nothing of the host's leaks in). Its stdin gets the request's `stdin` then EOF.
-//! When the command exits, output still in the pipes is drained until they close or stay
-//! quiet for [`OUTPUT_IDLE_AFTER_EXIT`] (a background child may hold them open). With a
-//! timeout, the group gets SIGTERM, then SIGKILL after [`KILL_GRACE`], and the run reports exit
-//! code [`TIMEOUT_EXIT_CODE`] with a note on stderr. If the client goes away, the group is killed.
+//! The command is spawned by the VM's init in its own process group, with a fixed base
+//! environment (nothing of the host's leaks in), then the VM's `/etc/environment`, then the
+//! request's `env`. Its stdin gets the request's `stdin` then EOF. When the command exits,
+//! output still in the pipes is drained until they close or stay quiet for
+//! [`OUTPUT_IDLE_AFTER_EXIT`] (a background child may hold them open). With a timeout, the
+//! group gets SIGTERM, then SIGKILL after [`KILL_GRACE`], and the run reports exit code
+//! [`TIMEOUT_EXIT_CODE`] with a note on stderr. A run does not depend on its client: it goes on
+//! to its end when the client hangs up (as on Vers), recorded by [`Runs`] so a client can
+//! rejoin it (`exec/stream/attach`) and read it back (`/logs`).
+
+mod runs;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,6 +24,8 @@ use tokio::time::Instant;
 
 use crate::deadline::SPAWN_TIMEOUT;
 use crate::error::ApiError;
+
+pub(crate) use runs::{Follow, RunEvent, Runs};
 
 /// How long the output pipes may stay quiet after the command exited before the run ends.
 pub(crate) const OUTPUT_IDLE_AFTER_EXIT: Duration = Duration::from_millis(250);
@@ -61,9 +68,7 @@ pub(crate) enum ExecEvent {
 
 /// A started run.
 pub(crate) struct Execution {
-    /// The run's id (the request's, or a fresh UUID).
-    pub exec_id: String,
-    /// Its events; dropping this kills the command.
+    /// Its events; dropping this does not stop the command.
     pub events: mpsc::Receiver<ExecEvent>,
 }
 
@@ -82,13 +87,10 @@ pub(crate) async fn start(
             reason,
         });
     }
-    let exec_id = request
-        .exec_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let vm_env = crate::vm_env::read(vm).await;
     let command = Command {
         argv: request.command.clone(),
-        env: environment(request.env.clone().unwrap_or_default()),
+        env: environment(vm_env, request.env.clone().unwrap_or_default()),
         cwd: request.working_dir.clone(),
         stdio: Stdio::Pipes,
     };
@@ -115,14 +117,19 @@ pub(crate) async fn start(
         }
         Err(err) => return Err(ApiError::from_sandbox("run a command in", vm_id, err)),
     }
-    Ok(Execution { exec_id, events })
+    Ok(Execution { events })
 }
 
-fn environment(extra: BTreeMap<String, String>) -> Vec<(String, String)> {
+/// The base, overlaid with the VM's `/etc/environment`, overlaid with the request's `env`.
+fn environment(
+    vm_env: Vec<(String, String)>,
+    extra: BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = BASE_ENV
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
+    env.extend(vm_env);
     env.extend(extra);
     env.into_iter().collect()
 }
@@ -138,7 +145,8 @@ fn report_spawn_failure(tx: &mpsc::Sender<ExecEvent>, program: &str, source: &st
     let _ = tx.try_send(ExecEvent::Exit(code));
 }
 
-/// Feeds stdin, forwards output, enforces the timeout, reports the end.
+/// Feeds stdin, forwards output, enforces the timeout, reports the end. Events nobody takes
+/// any more (the simulator is stopping) are dropped; the command runs on regardless.
 async fn supervise(
     mut process: Process,
     vm_id: String,
@@ -158,26 +166,17 @@ async fn supervise(
     let status = loop {
         tokio::select! {
             event = output.recv(), if output_open => match event {
-                Some(event) => if tx.send(event).await.is_err() { break None },
+                Some(event) => { let _ = tx.send(event).await; }
                 None => output_open = false,
             },
-            status = process.wait() => break Some(status),
+            status = process.wait() => break status,
             () = timer.fire(), if timer.armed() => timer.signal(&signaller).await,
-            () = tx.closed() => break None,
         }
-    };
-    let Some(status) = status else {
-        // The client went away: nobody will read the output, so stop the command.
-        let _ = signaller.signal(SIGKILL).await;
-        pumps.into_iter().flatten().for_each(|pump| pump.abort());
-        return;
     };
     drain(&mut output, &tx).await;
     pumps.into_iter().flatten().for_each(|pump| pump.abort());
     for event in finish(status, &vm_id, timer.timed_out.then_some(timeout).flatten()) {
-        if tx.send(event).await.is_err() {
-            return;
-        }
+        let _ = tx.send(event).await;
     }
 }
 
@@ -212,9 +211,7 @@ fn finish(
 /// Forwards output still arriving after the exit, until the pipes close or go quiet.
 async fn drain(output: &mut mpsc::Receiver<ExecEvent>, tx: &mpsc::Sender<ExecEvent>) {
     while let Ok(Some(event)) = tokio::time::timeout(OUTPUT_IDLE_AFTER_EXIT, output.recv()).await {
-        if tx.send(event).await.is_err() {
-            return;
-        }
+        let _ = tx.send(event).await;
     }
 }
 
@@ -295,15 +292,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_env_overrides_the_base_and_nothing_else_leaks() {
+    fn request_env_overrides_the_vm_env_which_overrides_the_base_and_nothing_else_leaks() {
         let extra = BTreeMap::from([
             ("HOME".to_owned(), "/tmp".to_owned()),
             ("X".to_owned(), "1".to_owned()),
         ]);
-        let env = environment(extra);
+        let vm_env = vec![
+            ("X".to_owned(), "vm".to_owned()),
+            ("Y".to_owned(), "2".to_owned()),
+        ];
+        let env = environment(vm_env, extra);
         assert!(env.contains(&("HOME".into(), "/tmp".into())));
         assert!(env.contains(&("X".into(), "1".into())));
-        assert_eq!(env.len(), BASE_ENV.len() + 1);
+        assert!(env.contains(&("Y".into(), "2".into())));
+        assert_eq!(env.len(), BASE_ENV.len() + 2);
         assert!(!env.iter().any(|(k, _)| k == "CARGO" || k == "RUST_LOG"));
     }
 

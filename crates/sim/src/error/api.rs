@@ -1,75 +1,18 @@
-//! Errors: [`SimError`] for starting and stopping the simulator, [`ApiError`] for one request.
+//! [`ApiError`]: why one API request failed, and the HTTP status it is answered with.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 
-/// Why the simulator could not start or stop cleanly.
-#[derive(Debug, thiserror::Error)]
-pub enum SimError {
-    /// A file or directory in the data directory could not be used.
-    #[error("could not {action} {path}: {source}; check the data directory's permissions")]
-    DataDir {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// Another simulator runs on the data directory.
-    #[error(
-        "the data directory {path} is in use by another simulator; stop that one or pick another directory"
-    )]
-    InUse {
-        /// The data directory.
-        path: PathBuf,
-    },
-    /// The state database could not be opened or read.
-    #[error("the state database {path} is unusable: {source}; move it aside to start afresh")]
-    Database {
-        /// The database file.
-        path: PathBuf,
-        /// What SQLite said.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// Creating or loading the CA failed.
-    #[error(transparent)]
-    Ca(#[from] crate::ca::CaError),
-    /// A listener could not be bound.
-    #[error("could not listen on {addr} for the {what}: {source}; pick another address or port")]
-    Bind {
-        /// Which listener ("HTTP API", "SSH gateway").
-        what: &'static str,
-        /// The address asked for.
-        addr: SocketAddr,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A VM could not be restored or stopped.
-    #[error("VM {vm_id}: {source}")]
-    Vm {
-        /// The VM.
-        vm_id: String,
-        /// What went wrong.
-        #[source]
-        source: Box<ApiError>,
-    },
-}
-
 /// Why one API request failed; each variant knows its HTTP status.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No or wrong bearer key.
+    /// No or wrong bearer key (401, as Vers answers).
     #[error(
         "{problem}: send `Authorization: Bearer <key>` with the `api_key` that `tether sim` \
          printed on its first stdout line (restarted on the same data directory, it prints the \
-         same key again)"
+         same key again), or a key made with `tether sim key add`"
     )]
     Unauthorized {
         /// "missing API key" or "wrong API key".
@@ -88,6 +31,27 @@ pub enum ApiError {
     DeletedVm {
         /// The id asked for.
         vm_id: String,
+    },
+    /// The VM belongs to another account (403, as Vers answers).
+    #[error(
+        "forbidden: VM {vm_id} belongs to another account; list this account's VMs with \
+         GET /api/v1/vms"
+    )]
+    ForeignVm {
+        /// The id asked for.
+        vm_id: String,
+    },
+    /// The commit belongs to another account (and, for reads, is not public).
+    #[error(
+        "forbidden: commit {commit_id} belongs to another account{}; list this account's \
+         commits with GET /api/v1/commits and the public ones with GET /api/v1/commits/public",
+        if *public { " (it is public: restore or branch it, but only its owner may change it)" } else { " and is not public" }
+    )]
+    ForeignCommit {
+        /// The id asked for.
+        commit_id: String,
+        /// Whether it is public (readable, not writable).
+        public: bool,
     },
     /// No such commit.
     #[error("no commit {commit_id}; list commits with GET /api/v1/commits")]
@@ -112,6 +76,17 @@ pub enum ApiError {
     CommitExists {
         /// The id asked for.
         commit_id: String,
+    },
+    /// VMs started from the commit still exist.
+    #[error(
+        "commit {commit_id} still has {count} active VM(s); delete them first (list them with \
+         GET /api/v1/vms and GET /api/v1/vm/{{id}}/metadata shows each one's parent_commit_id)"
+    )]
+    CommitInUse {
+        /// The commit.
+        commit_id: String,
+        /// How many VMs were started from it.
+        count: usize,
     },
     /// The VM is paused and the operation needs it running.
     #[error(
@@ -178,7 +153,9 @@ pub enum ApiError {
         detail: String,
     },
     /// The requested state is not one that can be set.
-    #[error("cannot set state {given:?}: the state must be \"Paused\" or \"Running\"")]
+    #[error(
+        "cannot set state {given:?}: the state must be \"Paused\", \"Sleeping\" or \"Running\""
+    )]
     BadState {
         /// The value sent.
         given: String,
@@ -215,6 +192,30 @@ pub enum ApiError {
         /// The path.
         path: String,
     },
+    /// A disk can only grow.
+    #[error(
+        "cannot resize the disk of VM {vm_id} to {asked} MiB: it has {current} MiB and disks only \
+         grow; ask for more than {current} MiB"
+    )]
+    DiskShrink {
+        /// The VM.
+        vm_id: String,
+        /// Its disk size now.
+        current: u32,
+        /// The size asked for.
+        asked: u32,
+    },
+    /// Something the simulator cannot do (it answers 4xx, never 5xx, so clients do not retry).
+    #[error("{what} is not available in tether sim: {instead}")]
+    NotAvailable {
+        /// The operation.
+        what: &'static str,
+        /// What to do instead.
+        instead: &'static str,
+    },
+    /// A tag, repository, domain, variable or run is unknown, taken or misnamed.
+    #[error(transparent)]
+    Ref(#[from] super::RefError),
     /// No route matches.
     #[error("no route {method} {path}; the API lives under /api/v1 (see the Vers API reference)")]
     NoRoute {
@@ -291,14 +292,19 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            Unauthorized { .. } => StatusCode::FORBIDDEN,
+            Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ForeignVm { .. } | ForeignCommit { .. } => StatusCode::FORBIDDEN,
+            Ref(err) => err.status(),
+            DiskShrink { .. } | NotAvailable { .. } => StatusCode::BAD_REQUEST,
             UnknownVm { .. } | DeletedVm { .. } | UnknownCommit { .. } | DeletedCommit { .. } => {
                 StatusCode::NOT_FOUND
             }
             UnknownSource { .. } | FileNotFound { .. } | NoRoute { .. } => StatusCode::NOT_FOUND,
-            CommitExists { .. } | Paused { .. } | Booting { .. } | Dead { .. } => {
-                StatusCode::CONFLICT
-            }
+            CommitExists { .. }
+            | CommitInUse { .. }
+            | Paused { .. }
+            | Booting { .. }
+            | Dead { .. } => StatusCode::CONFLICT,
             UnreadableBody { status, .. } => *status,
             WrongShape { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             MalformedJson { .. }
