@@ -126,11 +126,6 @@ impl Rig {
         self.launch_env(args, session, self.env(), Vec::new()).await
     }
 
-    /// Starts pi with this environment instead of [`Rig::env`].
-    pub async fn pi_env(&self, env: Vec<(String, String)>) -> anyhow::Result<Pi> {
-        self.launch_env(&[], None, env, Vec::new()).await
-    }
-
     /// Starts pi with no Vers configuration at all: the sidecar uses the embedded simulator
     /// (its state and data under the rig's scratch directory).
     pub async fn pi_embedded(&self) -> anyhow::Result<Pi> {
