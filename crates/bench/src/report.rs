@@ -176,16 +176,9 @@ fn latency(results: &Results) -> String {
     ]);
     let tether = |n: &NetworkResults| n.latency.tether.p50();
     let row = |what: &str, pick: fn(&NetworkResults) -> &Samples, vs: String| {
-        let (l, d) = (pick(lo), pick(de));
-        vec![
-            what.to_owned(),
-            format!("{} / {}", l.len(), d.len()),
-            ms(l.p50()),
-            ms(l.p95()),
-            ms(d.p50()),
-            ms(d.p95()),
-            vs,
-        ]
+        let mut cells = paired_cells(what, pick(lo), pick(de));
+        cells.push(vs);
+        cells
     };
     let faster = |pick: fn(&NetworkResults) -> &Samples| {
         format!(
@@ -295,15 +288,9 @@ fn small_files(results: &Results) -> String {
     ];
     for (what, pick) in rows {
         let (l, d) = (pick(lo), pick(de));
-        t.push(vec![
-            what.to_owned(),
-            format!("{} / {}", l.len(), d.len()),
-            ms(l.p50()),
-            ms(l.p95()),
-            ms(d.p50()),
-            ms(d.p95()),
-            format!("{:.2}", round_trips(d.p50(), de.rtt)),
-        ]);
+        let mut cells = paired_cells(what, l, d);
+        cells.push(format!("{:.2}", round_trips(d.p50(), de.rtt)));
+        t.push(cells);
     }
     t.render()
 }
@@ -355,20 +342,26 @@ fn pi_path(results: &Results) -> String {
         } else {
             "—".into()
         };
-        t.push(vec![
-            what.to_owned(),
-            format!("{} / {}", l.len(), d.len()),
-            ms(l.p50()),
-            ms(l.p95()),
-            ms(d.p50()),
-            ms(d.p95()),
-            vs,
-        ]);
+        let mut cells = paired_cells(what, l, d);
+        cells.push(vs);
+        t.push(cells);
     }
     t.render()
 }
 
 /// Commands per second one after another: the inverse of the median latency.
+/// A row's label, sample counts and p50/p95 on loopback and on the delayed network.
+fn paired_cells(what: &str, loopback: &Samples, delayed: &Samples) -> Vec<String> {
+    vec![
+        what.to_owned(),
+        format!("{} / {}", loopback.len(), delayed.len()),
+        ms(loopback.p50()),
+        ms(loopback.p95()),
+        ms(delayed.p50()),
+        ms(delayed.p95()),
+    ]
+}
+
 fn serial_rate(samples: &Samples) -> f64 {
     let p50 = samples.p50().as_secs_f64();
     if p50 == 0.0 { 0.0 } else { 1.0 / p50 }
