@@ -87,6 +87,34 @@ impl Sim {
         Api::new(&self.info.vers_url, &self.info.api_key)
     }
 
+    /// Another API key for this simulator (`tether sim key add`), in an organisation of its
+    /// own (a second owner) unless `org` is given. Returns the key.
+    pub async fn add_key(&self, org: Option<&str>) -> anyhow::Result<String> {
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["sim", "key", "add", "--data"])
+            .arg(self.data.path());
+        if let Some(org) = org {
+            command.args(["--org", org]);
+        }
+        let output = within(STEP_DEADLINE, "tether sim key add", async {
+            Ok(command.output().await?)
+        })
+        .await?;
+        if !output.status.success() {
+            bail!(
+                "tether sim key add failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let added: serde_json::Value =
+            serde_json::from_slice(&output.stdout).context("tether sim key add printed no JSON")?;
+        added["api_key"]
+            .as_str()
+            .map(str::to_owned)
+            .context("tether sim key add printed no api_key")
+    }
+
     /// An OpenSSH client for `vm_id`, going through the TLS gateway like the tutorial does.
     pub fn ssh(&self, vm_id: &str) -> Ssh {
         Ssh::new(self.info.clone(), self.api(), vm_id)

@@ -1,7 +1,10 @@
 //! Commit endpoints: snapshot a VM, list commits, delete one.
 
 use reqwest::Method;
-use tether_wire::{CommitList, CommitQuery, CommitRequest, CommitResponse, ListCommitsQuery};
+use tether_wire::{
+    CommitEntity, CommitInfo, CommitList, CommitQuery, CommitRequest, CommitResponse,
+    ListCommitsQuery, UpdateCommitRequest,
+};
 
 use crate::client::{Call, LIFECYCLE_TIMEOUT};
 use crate::reply::Subject;
@@ -37,5 +40,39 @@ impl VersClient {
         let call = Call::new(Method::DELETE, &["commits", commit_id], subject)
             .timeout(Some(LIFECYCLE_TIMEOUT));
         self.value(call).await.map(drop)
+    }
+
+    /// `GET /commits/public`: one page of every account's public commits.
+    pub async fn list_public_commits(
+        &self,
+        query: ListCommitsQuery,
+    ) -> Result<CommitList, VersError> {
+        let call = Call::new(Method::GET, &["commits", "public"], Subject::Account).query(&query);
+        let value = self.value(call.clone()).await?;
+        shapes::commit_list(value, query).map_err(|reason| call.bad_reply(reason))
+    }
+
+    /// `PATCH /commits/{id}`: sets whether the commit is public, and renames or re-describes
+    /// it. Returns the commit as it now is.
+    pub async fn update_commit(
+        &self,
+        commit_id: &str,
+        update: &UpdateCommitRequest,
+    ) -> Result<CommitInfo, VersError> {
+        let subject = Subject::Commit(commit_id.to_owned());
+        let call = Call::new(Method::PATCH, &["commits", commit_id], subject).body(update)?;
+        self.json(call).await
+    }
+
+    /// `GET /vm/commits/{id}/parents`: the commit and its ancestors, newest first, following
+    /// the lineage (commit → the VM it was taken of → the commit that VM came from → …).
+    pub async fn commit_parents(&self, commit_id: &str) -> Result<Vec<CommitEntity>, VersError> {
+        let subject = Subject::Commit(commit_id.to_owned());
+        let call = Call::new(
+            Method::GET,
+            &["vm", "commits", commit_id, "parents"],
+            subject,
+        );
+        self.json(call).await
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use tether_wire::VmState;
 
-use crate::KeyOrigin;
+use crate::{KeyOrigin, Named};
 
 /// Why a Vers API call failed.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +134,50 @@ pub enum VersError {
         method: Method,
         /// The request's path under `/api/v1`.
         path: String,
+    },
+    /// A tag, repository, domain, variable, exec run or label does not exist (404), or is
+    /// another account's private one.
+    #[error(
+        "{what} was not found ({status} on {method} {path}: {message}); {}",
+        what.find_hint()
+    )]
+    NotFound {
+        /// What was asked for.
+        what: Box<Named>,
+        /// The status (404).
+        status: StatusCode,
+        /// The request's method.
+        method: Method,
+        /// The request's path under `/api/v1`.
+        path: String,
+        /// What the API said.
+        message: String,
+    },
+    /// The name of a tag, repository, domain or exec run is taken (409).
+    #[error(
+        "{what} exists already ({status} on {method} {path}: {message}); {}",
+        what.taken_hint()
+    )]
+    Taken {
+        /// What was to be created.
+        what: Box<Named>,
+        /// The status (409).
+        status: StatusCode,
+        /// The request's method.
+        method: Method,
+        /// The request's path under `/api/v1`.
+        path: String,
+        /// What the API said.
+        message: String,
+    },
+    /// A tag of another organisation's repository cannot be created, moved or deleted.
+    #[error(
+        "tag {reference} belongs to another organisation's repository and cannot be changed \
+         here; fork it into your account (`tether repo fork {reference}`) and change the copy"
+    )]
+    ForeignTag {
+        /// The tag as given.
+        reference: String,
     },
     /// The file does not exist in the VM.
     #[error("no file {file} in VM {vm_id}; check the path (absolute, inside the VM)")]
@@ -385,6 +429,7 @@ impl VersError {
                 | VersError::CommitNotFound { .. }
                 | VersError::SourceNotFound { .. }
                 | VersError::FileNotFound { .. }
+                | VersError::NotFound { .. }
         )
     }
 
@@ -397,6 +442,8 @@ impl VersError {
             | VmNotFoundOrNotYours { status, .. }
             | CommitNotFound { status, .. }
             | SourceNotFound { status, .. }
+            | NotFound { status, .. }
+            | Taken { status, .. }
             | VmPaused { status, .. }
             | VmBooting { status, .. }
             | Invalid { status, .. }

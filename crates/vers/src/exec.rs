@@ -2,6 +2,7 @@
 //! line as the NDJSON arrives (the body is never buffered whole).
 
 use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -12,11 +13,13 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use reqwest::Method;
 use serde::Deserialize;
-use tether_wire::{ExecRequest, ExecResponse, ExecStream};
+use tether_wire::{
+    AttachRequest, ExecLogQuery, ExecLogResponse, ExecRequest, ExecResponse, ExecStream,
+};
 
 use crate::client::Call;
 use crate::reply::Subject;
-use crate::{VersClient, VersError};
+use crate::{Named, VersClient, VersError};
 
 /// Added to a command's own time limit for the HTTP deadline, so the server's answer to the
 /// limit (an exit record) arrives before the client gives up.
@@ -45,6 +48,31 @@ pub enum ExecEvent {
 /// Ends after the exit or the first error.
 pub struct ExecEvents {
     inner: BoxStream<'static, Result<ExecEvent, VersError>>,
+    position: Arc<Mutex<ExecPosition>>,
+}
+
+/// How far a stream has got: the run's id and the cursor of the last event it delivered,
+/// which is what `exec/stream/attach` needs to rejoin the run with nothing lost or repeated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecPosition {
+    /// The run's id, once the server has named it.
+    pub exec_id: Option<String>,
+    /// The cursor of the last event delivered (`None`: nothing yet).
+    pub cursor: Option<u64>,
+}
+
+impl ExecEvents {
+    /// How far the stream has got so far (see [`ExecPosition`]).
+    pub fn position(&self) -> ExecPosition {
+        lock(&self.position).clone()
+    }
+}
+
+fn lock(position: &Mutex<ExecPosition>) -> std::sync::MutexGuard<'_, ExecPosition> {
+    match position.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 impl Stream for ExecEvents {
@@ -79,7 +107,60 @@ impl VersClient {
         request: &ExecRequest,
     ) -> Result<ExecEvents, VersError> {
         let call = exec_call(vm_id, true, request)?;
+        let position = ExecPosition {
+            exec_id: request.exec_id.clone(),
+            cursor: None,
+        };
+        self.events(vm_id, call, position).await
+    }
+
+    /// `POST /vm/{id}/exec/stream/attach`: rejoins the run `request.exec_id` (running or
+    /// finished), yielding every event after `request.cursor` (all of them without one), then
+    /// what comes live, to its exit. Used after a dropped connection: pass the
+    /// [`ExecEvents::position`] of the stream that broke.
+    pub async fn exec_attach(
+        &self,
+        vm_id: &str,
+        request: &AttachRequest,
+    ) -> Result<ExecEvents, VersError> {
+        let subject = Subject::Named(Named::Exec {
+            vm_id: vm_id.to_owned(),
+            exec_id: request.exec_id.clone(),
+        });
+        let segments = ["vm", vm_id, "exec", "stream", "attach"];
+        let call = Call::new(Method::POST, &segments, subject)
+            .body(request)?
+            .timeout(None);
+        let position = ExecPosition {
+            exec_id: Some(request.exec_id.clone()),
+            cursor: request.cursor,
+        };
+        self.events(vm_id, call, position).await
+    }
+
+    /// `GET /vm/{id}/logs`: the VM's exec output, in order, from `query.offset`.
+    pub async fn exec_logs(
+        &self,
+        vm_id: &str,
+        query: &ExecLogQuery,
+    ) -> Result<ExecLogResponse, VersError> {
+        let call = Call::new(
+            Method::GET,
+            &["vm", vm_id, "logs"],
+            Subject::Vm(vm_id.to_owned()),
+        )
+        .query(query);
+        self.json(call).await
+    }
+
+    async fn events(
+        &self,
+        vm_id: &str,
+        call: Call,
+        position: ExecPosition,
+    ) -> Result<ExecEvents, VersError> {
         let response = self.send(call.clone()).await?;
+        let position = Arc::new(Mutex::new(position));
         let decoder = Decoder {
             body: response.bytes_stream().boxed(),
             buf: BytesMut::new(),
@@ -87,12 +168,14 @@ impl VersClient {
             done: false,
             vm_id: vm_id.to_owned(),
             call,
+            position: Arc::clone(&position),
         };
         let inner = futures::stream::unfold(decoder, |mut decoder| async move {
             decoder.next().await.map(|item| (item, decoder))
         });
         Ok(ExecEvents {
             inner: inner.boxed(),
+            position,
         })
     }
 }
@@ -120,6 +203,7 @@ struct Decoder {
     done: bool,
     vm_id: String,
     call: Call,
+    position: Arc<Mutex<ExecPosition>>,
 }
 
 impl Decoder {
@@ -186,6 +270,15 @@ impl Decoder {
             self.call
                 .bad_reply(format!("a stream line is not JSON: {e}"))
         })?;
+        if matches!(raw.kind.as_str(), "chunk" | "exit") {
+            let mut position = lock(&self.position);
+            if let Some(exec_id) = &raw.exec_id {
+                position.exec_id = Some(exec_id.clone());
+            }
+            if let Some(cursor) = raw.cursor {
+                position.cursor = Some(cursor);
+            }
+        }
         raw.into_event(&self.vm_id).map_err(|reason| match reason {
             Decoded::Failed(err) => err,
             Decoded::Bad(reason) => self.call.bad_reply(reason),
@@ -210,6 +303,8 @@ impl Decoder {
 struct RawEvent {
     #[serde(rename = "type")]
     kind: String,
+    exec_id: Option<String>,
+    cursor: Option<u64>,
     stream: Option<ExecStream>,
     data_b64: Option<String>,
     exit_code: Option<i32>,

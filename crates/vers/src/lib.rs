@@ -1,9 +1,13 @@
 //! A typed async client for the Vers REST API (`<VERS_URL>/api/v1`), configured like vers-cli.
 //!
-//! [`VersClient`] covers every endpoint tether uses: VMs (list, `new_root`, `from_commit`,
-//! the three branch routes with `count`, status, metadata, SSH key, pause/resume, delete),
-//! commits (create with name and description, list, delete), commands (`exec`, and
-//! `exec/stream` decoded incrementally as [`ExecEvents`]) and whole files.
+//! [`VersClient`] covers every operation of the Vers API: VMs (list, `new_root`,
+//! `from_commit` by commit, tag or `repo:tag`, the five branch routes with `count`, status,
+//! metadata, SSH key, pause/resume, labels, disk resize, delete), commits (create with name
+//! and description, list, public list, rename/publish, lineage, delete), tags (account-wide
+//! and per repository, named by a [`TagRef`]), repositories (private and public, visibility,
+//! fork), commands (`exec`, `exec/stream` decoded incrementally as [`ExecEvents`], rejoining
+//! a run with `exec/stream/attach`, the exec log), whole files, environment variables,
+//! domains, images, and the account (`whoami`, key validation, the API's version).
 //!
 //! Configuration ([`Settings`]) is read again for every request from a [`ConfigSource`]:
 //! `VERS_API_KEY` or `~/.versrc`, `VERS_URL`, and tether's `TETHER_VM_DOMAIN`,
@@ -25,6 +29,7 @@
 //! # Ok(()) }
 //! ```
 
+mod account;
 mod client;
 mod commits;
 mod config;
@@ -32,8 +37,11 @@ mod error;
 mod exec;
 mod files;
 mod lifecycle;
+mod named;
 mod reply;
+mod repos;
 mod shapes;
+mod tags;
 mod tls;
 mod vms;
 
@@ -44,8 +52,10 @@ pub use config::{
     ApiKey, ConfigSource, DEFAULT_VERS_URL, KeyOrigin, ProcessEnv, Settings, StaticEnv, VERSRC,
 };
 pub use error::VersError;
-pub use exec::{EXEC_GRACE, ExecEvent, ExecEvents, MAX_EVENT_LINE};
+pub use exec::{EXEC_GRACE, ExecEvent, ExecEvents, ExecPosition, MAX_EVENT_LINE};
 pub use files::PutOptions;
 pub use lifecycle::{BOOT_DEADLINE, FIRST_POLL, MAX_POLL};
+pub use named::Named;
+pub use tags::{BadTagRef, TagEntry, TagRef};
 pub use tls::client_config as tls_client_config;
 pub use vms::BranchSource;

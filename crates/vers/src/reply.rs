@@ -10,7 +10,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::client::Call;
-use crate::{KeyOrigin, VersError};
+use crate::{KeyOrigin, Named, VersError};
 
 /// Longest error text kept from a reply body.
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -33,6 +33,8 @@ pub(crate) enum Subject {
         /// The path inside it.
         file: String,
     },
+    /// A named thing of the account: a tag, repository, domain, variable, exec run, label.
+    Named(Named),
 }
 
 impl Subject {
@@ -40,6 +42,7 @@ impl Subject {
         match self {
             Subject::Vm(vm_id) | Subject::File { vm_id, .. } => Some(vm_id),
             Subject::Source(id) => Some(id),
+            Subject::Named(named) => named.vm_id(),
             Subject::Account | Subject::Commit(_) => None,
         }
     }
@@ -227,6 +230,27 @@ fn not_found(status: StatusCode, call: &Call, failure: &Failure) -> VersError {
             method,
             path,
         },
+        Subject::Named(named) if named.is_missing(&failure.lower()) => VersError::NotFound {
+            what: Box::new(named.clone()),
+            status,
+            method,
+            path,
+            message: failure.message.clone(),
+        },
+        Subject::Named(named) => match named.vm_id() {
+            Some(vm_id) => VersError::VmNotFound {
+                vm_id: vm_id.to_owned(),
+                status,
+                method,
+                path,
+            },
+            None => VersError::Api {
+                status,
+                method,
+                path,
+                message: failure.message.clone(),
+            },
+        },
         Subject::Account => VersError::Api {
             status,
             method,
@@ -255,6 +279,21 @@ fn conflict(status: StatusCode, call: &Call, failure: &Failure) -> VersError {
             path,
         },
         Some(vm_id) if lower.contains("dead") => VersError::VmDead { vm_id },
+        _ if lower.contains("exists") || lower.contains("already") => match &call.subject {
+            Subject::Named(named) => VersError::Taken {
+                what: Box::new(named.clone()),
+                status,
+                method,
+                path,
+                message: failure.message.clone(),
+            },
+            _ => VersError::Conflict {
+                status,
+                method,
+                path,
+                message: failure.message.clone(),
+            },
+        },
         _ => VersError::Conflict {
             status,
             method,

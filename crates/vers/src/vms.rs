@@ -2,16 +2,18 @@
 
 use reqwest::Method;
 use serde_json::json;
+use std::collections::BTreeMap;
+
 use tether_wire::{
-    BranchQuery, NewRootQuery, NewRootRequest, NewVmResponse, RequestedState, SshKeyResponse,
-    StateRequest, Vm, VmConfig, VmMetadata,
+    BranchQuery, LabelsRequest, NewRootQuery, NewRootRequest, NewVmResponse, RequestedState,
+    ResizeDiskRequest, SshKeyResponse, StateRequest, Vm, VmConfig, VmMetadata,
 };
 
 use crate::client::{Call, LIFECYCLE_TIMEOUT};
 use crate::reply::Subject;
-use crate::{VersClient, VersError, shapes};
+use crate::{Named, TagRef, VersClient, VersError, shapes};
 
-/// What to branch from: the three branch routes.
+/// What to branch from: the five branch routes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BranchSource {
     /// `POST /vm/{id}/branch`: the server decides whether `id` is a VM or a commit.
@@ -20,6 +22,9 @@ pub enum BranchSource {
     Vm(String),
     /// `POST /vm/branch/by_commit/{id}`.
     Commit(String),
+    /// `POST /vm/branch/by_tag/{name}` for an account-wide tag, `POST
+    /// /vm/branch/by_ref/{repo}/{tag}` for a repository's: the commit the tag points at now.
+    Tag(TagRef),
 }
 
 impl BranchSource {
@@ -36,6 +41,19 @@ impl BranchSource {
             BranchSource::Commit(id) => {
                 let subject = Subject::Commit(id.clone());
                 Call::new(Method::POST, &["vm", "branch", "by_commit", id], subject)
+            }
+            BranchSource::Tag(reference) => {
+                let subject = Subject::Named(reference.named());
+                match (reference, reference.repo_path()) {
+                    (TagRef::Tag(name), _) => {
+                        Call::new(Method::POST, &["vm", "branch", "by_tag", name], subject)
+                    }
+                    (TagRef::Repo { tag, .. }, repo) => {
+                        let repo = repo.unwrap_or_default();
+                        let segments = ["vm", "branch", "by_ref", &repo, tag];
+                        Call::new(Method::POST, &segments, subject)
+                    }
+                }
             }
         }
     }
@@ -68,6 +86,20 @@ impl VersClient {
         let subject = Subject::Commit(commit_id.to_owned());
         let call = Call::new(Method::POST, &["vm", "from_commit"], subject)
             .body(&json!({ "commit_id": commit_id }))?
+            .timeout(Some(LIFECYCLE_TIMEOUT));
+        Ok(self.json::<NewVmResponse>(call).await?.vm_id)
+    }
+
+    /// `POST /vm/from_commit` with `tag_name` or `ref`: a new VM restored from the commit the
+    /// tag points at now. Returns its id.
+    pub async fn from_tag(&self, reference: &TagRef) -> Result<String, VersError> {
+        let body = match reference.repo_path() {
+            None => json!({ "tag_name": reference.tag_name() }),
+            Some(repo) => json!({ "ref": format!("{repo}:{}", reference.tag_name()) }),
+        };
+        let subject = Subject::Named(reference.named());
+        let call = Call::new(Method::POST, &["vm", "from_commit"], subject)
+            .body(&body)?
             .timeout(Some(LIFECYCLE_TIMEOUT));
         Ok(self.json::<NewVmResponse>(call).await?.vm_id)
     }
@@ -111,6 +143,44 @@ impl VersClient {
     pub async fn set_state(&self, vm_id: &str, state: RequestedState) -> Result<(), VersError> {
         let call = vm_call(Method::PATCH, vm_id, "state")
             .body(&StateRequest { state })?
+            .timeout(Some(LIFECYCLE_TIMEOUT));
+        self.value(call).await.map(drop)
+    }
+
+    /// `PATCH /vm/{id}/label`: sets `labels` on the VM, keeping its others.
+    pub async fn set_labels(
+        &self,
+        vm_id: &str,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), VersError> {
+        let call = vm_call(Method::PATCH, vm_id, "label").body(&LabelsRequest { labels })?;
+        self.value(call).await.map(drop)
+    }
+
+    /// `PUT /vm/{id}/labels`: makes `labels` the VM's only labels.
+    pub async fn replace_labels(
+        &self,
+        vm_id: &str,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), VersError> {
+        let call = vm_call(Method::PUT, vm_id, "labels").body(&LabelsRequest { labels })?;
+        self.value(call).await.map(drop)
+    }
+
+    /// `DELETE /vm/{id}/label/{name}`.
+    pub async fn remove_label(&self, vm_id: &str, name: &str) -> Result<(), VersError> {
+        let subject = Subject::Named(Named::Label {
+            vm_id: vm_id.to_owned(),
+            name: name.to_owned(),
+        });
+        let call = Call::new(Method::DELETE, &["vm", vm_id, "label", name], subject);
+        self.value(call).await.map(drop)
+    }
+
+    /// `PATCH /vm/{id}/disk`: grows the VM's disk to `fs_size_mib` (a shrink is refused).
+    pub async fn resize_disk(&self, vm_id: &str, fs_size_mib: u32) -> Result<(), VersError> {
+        let call = vm_call(Method::PATCH, vm_id, "disk")
+            .body(&ResizeDiskRequest { fs_size_mib })?
             .timeout(Some(LIFECYCLE_TIMEOUT));
         self.value(call).await.map(drop)
     }

@@ -2,6 +2,7 @@
 //! like Vers), HTTPS trust, and the whole API against the real simulator.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod catalog;
 mod config;
 mod fake;
 mod quirks;

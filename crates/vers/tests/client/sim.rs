@@ -20,12 +20,12 @@ use crate::{STEP, redact, within};
 const UNKNOWN: &str = "00000000-0000-4000-8000-000000000000";
 
 /// The `tether` binary beside this test: `target/debug/deps/x` → `target/debug/tether`.
-fn tether_binary() -> PathBuf {
+pub(crate) fn tether_binary() -> PathBuf {
     tether_testkit::tether_binary().unwrap()
 }
 
 /// The environment a user would set to point tether at this simulator.
-fn sim_env(sim: &Sim) -> StaticEnv {
+pub(crate) fn sim_env(sim: &Sim) -> StaticEnv {
     let info = sim.info();
     StaticEnv::new(Some("/nonexistent-home".into()))
         .with("VERS_URL", &info.vers_url)
@@ -35,7 +35,7 @@ fn sim_env(sim: &Sim) -> StaticEnv {
         .with("TETHER_CA_CERT", &info.ca_cert.display().to_string())
 }
 
-async fn start() -> (Sim, VersClient) {
+pub(crate) async fn start() -> (Sim, VersClient) {
     let sim = within(STEP, "tether sim to start", Sim::start(tether_binary()))
         .await
         .unwrap();
@@ -43,14 +43,14 @@ async fn start() -> (Sim, VersClient) {
     (sim, vers)
 }
 
-async fn new_vm(vers: &VersClient) -> String {
+pub(crate) async fn new_vm(vers: &VersClient) -> String {
     within(STEP, "new_root", vers.new_root(VmConfig::default(), true))
         .await
         .unwrap()
 }
 
 /// Runs `script` with `sh -c`; returns stdout, asserting exit 0.
-async fn sh(vers: &VersClient, vm: &str, script: &str) -> String {
+pub(crate) async fn sh(vers: &VersClient, vm: &str, script: &str) -> String {
     let request = ExecRequest {
         command: vec!["sh".into(), "-c".into(), script.into()],
         ..ExecRequest::default()
