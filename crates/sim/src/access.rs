@@ -6,13 +6,15 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::backend::VmHandle;
+
 /// A VM as the SSH server needs it.
 #[derive(Clone)]
 pub struct SshVm {
     /// The VM's id (its hostname inside, and the first label of its SNI name).
     pub vm_id: String,
-    /// The running sandbox.
-    pub vm: Arc<tether_sandbox::Vm>,
+    /// The running VM.
+    pub vm: Arc<dyn VmHandle>,
     /// The only key allowed to log in (the public half of what `/ssh_key` serves).
     pub authorized_key: russh::keys::PublicKey,
     /// The VM's SSH host key.

@@ -4,8 +4,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use tether_sandbox::SandboxError;
-
+use crate::backend::SandboxError;
 use crate::error::ApiError;
 
 /// Freezing or thawing a VM.

@@ -3,7 +3,8 @@
 //! It serves Vers's REST API (paths, JSON shapes, status codes) over plain HTTP on loopback,
 //! and Vers's VM access: one TLS listener where the SNI name `<vm_id>.vm.tether.localhost`
 //! picks the VM, with an SSH server behind it that logs in with the VM's own key (from
-//! `/ssh_key`). VMs are Linux-namespace sandboxes (`tether_sandbox`); state lives in SQLite
+//! `/ssh_key`). VMs run on a [`backend::Backend`]: today Linux-namespace sandboxes
+//! (`tether_sandbox`, [`backend::NamespaceBackend`]); state lives in SQLite
 //! in the data directory, beside the VMs' disks, the commits' snapshots and the CA: accounts
 //! and their keys, VMs (owner, lineage, labels, disk size), commits (visibility), tags,
 //! repositories, environment variables, every API exec's output, domains. After a restart
@@ -30,6 +31,7 @@
 pub mod access;
 mod account;
 mod api;
+pub mod backend;
 pub mod ca;
 mod catalog;
 mod certs;
@@ -46,5 +48,6 @@ mod ssh;
 mod vm_env;
 
 pub use account::{AddedKey, add_key};
+pub use backend::{BackendChoice, BackendKind};
 pub use error::{ApiError, RefError, SimError};
 pub use server::{RunningSim, SimConfig, SimInfo, VM_DOMAIN, start};

@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, AppState};
+use crate::backend::{Backend, BackendChoice, BackendKind, NamespaceBackend};
 use crate::ca::CertificateAuthority;
 use crate::datadir::DataDir;
 use crate::error::SimError;
@@ -39,8 +40,10 @@ pub struct SimConfig {
     /// Bearer key to require for this run; default: the key stored in the data directory
     /// (generated on first start).
     pub api_key: Option<String>,
-    /// How VMs' init processes are started.
+    /// How VMs' init processes are started (namespace backend).
     pub sandbox: SandboxConfig,
+    /// Which backend runs VMs; default: [`BackendChoice::Auto`].
+    pub backend: BackendChoice,
 }
 
 impl SimConfig {
@@ -52,6 +55,7 @@ impl SimConfig {
             data_dir: data_dir.into(),
             api_key: None,
             sandbox,
+            backend: BackendChoice::Auto,
         }
     }
 }
@@ -71,6 +75,8 @@ pub struct SimInfo {
     pub ca_cert: PathBuf,
     /// The data directory (absolute).
     pub data_dir: PathBuf,
+    /// What runs the VMs (`"namespaces"`).
+    pub backend: BackendKind,
 }
 
 /// A running simulator. Call [`RunningSim::shutdown`] to stop it: dropping it does not stop
@@ -95,7 +101,11 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
     let first = data.identity.clone();
     let api_key = config.api_key.clone().unwrap_or(first.api_key.clone());
     let data_dir = data.layout.root().to_path_buf();
-    let registry = Registry::new(data.db, data.layout, config.sandbox);
+    let backend: Arc<dyn Backend> = match config.backend.resolve() {
+        BackendKind::Namespaces => Arc::new(NamespaceBackend::new(config.sandbox)),
+    };
+    let kind = backend.kind();
+    let registry = Registry::new(data.db, data.layout, backend);
     if let Err(err) = registry.restore_all().await {
         let _ = registry.shutdown_all().await;
         return Err(err);
@@ -107,10 +117,12 @@ pub async fn start(config: SimConfig) -> Result<RunningSim, SimError> {
         vm_domain: VM_DOMAIN.to_owned(),
         ca_cert: ca.ca_cert_path().to_path_buf(),
         data_dir,
+        backend: kind,
     };
     tracing::info!(
         vers_url = info.vers_url,
         ssh_gateway = info.ssh_gateway,
+        backend = %info.backend,
         "simulator started"
     );
     let keys = Keys {

@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tether_sandbox::{SandboxError, Vm};
-
+use crate::backend::{SandboxError, VmHandle};
 use crate::catalog::{environment_file, parse_environment};
 
 /// Where the variables live inside a VM.
@@ -15,16 +14,18 @@ const ENVIRONMENT: &str = "/etc/environment";
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Writes `vars` as the VM's `/etc/environment` (readable by all, as on Debian).
-pub(crate) async fn write(vm: &Vm, vars: &BTreeMap<String, String>) -> Result<(), SandboxError> {
+pub(crate) async fn write(
+    vm: &dyn VmHandle,
+    vars: &BTreeMap<String, String>,
+) -> Result<(), SandboxError> {
     let content = environment_file(vars);
-    vm.fs()
-        .write(ENVIRONMENT, content.as_bytes(), Some(0o644), false)
+    vm.write_file(ENVIRONMENT, content.as_bytes(), Some(0o644), false)
         .await
 }
 
 /// The variables in the VM's `/etc/environment` (none if it has none or it cannot be read).
-pub(crate) async fn read(vm: &Vm) -> Vec<(String, String)> {
-    match tokio::time::timeout(READ_TIMEOUT, vm.fs().read(ENVIRONMENT)).await {
+pub(crate) async fn read(vm: &dyn VmHandle) -> Vec<(String, String)> {
+    match tokio::time::timeout(READ_TIMEOUT, vm.read_file(ENVIRONMENT)).await {
         Ok(Ok(content)) => parse_environment(&String::from_utf8_lossy(&content)),
         Ok(Err(SandboxError::NotFound { .. })) => Vec::new(),
         Ok(Err(err)) => {

@@ -469,3 +469,29 @@ async fn shutdown_stops_every_vm_process() {
         "VM processes left after shutdown"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_startup_info_names_the_backend_that_runs_the_vms() {
+    let h = harness!();
+    let info = serde_json::to_value(h.info()).unwrap();
+    let mut fields: Vec<&str> = info
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "api_key",
+            "backend",
+            "ca_cert",
+            "data_dir",
+            "ssh_gateway",
+            "vers_url",
+            "vm_domain"
+        ]
+    );
+    assert_eq!(info["backend"], "namespaces");
+}

@@ -184,7 +184,7 @@ impl Harness {
         let (client_key, host_key) = (new_key(), new_key());
         let ssh_vm = SshVm {
             vm_id: id.clone(),
-            vm: Arc::clone(&vm),
+            vm: vm.clone(),
             authorized_key: client_key.public_key().clone(),
             host_key: host_key.clone(),
         };

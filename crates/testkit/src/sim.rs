@@ -29,6 +29,8 @@ pub struct SimInfo {
     pub vm_domain: String,
     /// Path of the CA certificate that signs the gateway's certificate.
     pub ca_cert: PathBuf,
+    /// What runs the VMs (`namespaces`).
+    pub backend: String,
 }
 
 /// A running `tether sim` with its own data directory.

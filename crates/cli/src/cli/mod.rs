@@ -93,7 +93,7 @@ pub(crate) enum Command {
     /// Run a local, Vers-compatible simulator until SIGTERM or Ctrl-C.
     ///
     /// The first stdout line is one JSON object: vers_url, api_key, ssh_gateway, vm_domain,
-    /// ca_cert, data_dir. Logs go to stderr (RUST_LOG=tether_sim=debug for more).
+    /// ca_cert, data_dir, backend. Logs go to stderr (RUST_LOG=tether_sim=debug for more).
     Sim(SimArgs),
     /// Serve tether's tools over MCP on stdio (for Claude Code, Codex, Cursor, …).
     ///
@@ -180,9 +180,22 @@ pub(crate) struct SimArgs {
     #[arg(long, value_name = "KEY")]
     pub api_key: Option<String>,
 
+    /// What runs the VMs.
+    #[arg(long, value_enum, value_name = "BACKEND", default_value_t = SimBackend::Auto)]
+    pub backend: SimBackend,
+
     /// Instead of serving: manage the data directory's API keys.
     #[command(subcommand)]
     pub command: Option<SimCommand>,
+}
+
+/// Values of `tether sim --backend`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum SimBackend {
+    /// The best backend this machine has (today: namespaces).
+    Auto,
+    /// Linux-namespace sandboxes: user, mount, pid, uts and ipc namespaces with their own root.
+    Namespaces,
 }
 
 /// Subcommands of `tether sim`.

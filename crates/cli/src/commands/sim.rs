@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use tether_sandbox::SandboxConfig;
-use tether_sim::{SimConfig, SimInfo};
+use tether_sim::{BackendChoice, SimConfig, SimInfo};
 use tokio::signal::unix::{SignalKind, signal};
 
 use crate::VM_INIT_COMMAND;
-use crate::cli::{SimArgs, SimCommand, SimKeyCommand};
+use crate::cli::{SimArgs, SimBackend, SimCommand, SimKeyCommand};
 
 /// Runs the simulator on a fresh runtime until a stop signal, then shuts every VM down (or
 /// runs a `tether sim key` subcommand).
@@ -47,6 +47,7 @@ async fn serve(args: SimArgs) -> anyhow::Result<()> {
         data_dir,
         api_key: args.api_key,
         sandbox,
+        backend: backend_choice(args.backend),
     };
     // Listen for signals before starting, so one that arrives during start-up is not lost.
     let mut terminate = signal(SignalKind::terminate()).context("could not listen for SIGTERM")?;
@@ -76,6 +77,14 @@ fn print_startup_line(info: &SimInfo) -> anyhow::Result<()> {
         .context("could not write the startup line to stdout")
 }
 
+/// The simulator's name for a `--backend` value.
+fn backend_choice(backend: SimBackend) -> BackendChoice {
+    match backend {
+        SimBackend::Auto => BackendChoice::Auto,
+        SimBackend::Namespaces => BackendChoice::Namespaces,
+    }
+}
+
 /// `$XDG_DATA_HOME/tether/sim`, else `~/.local/share/tether/sim`.
 fn default_data_dir() -> anyhow::Result<PathBuf> {
     data_dir_from(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
@@ -95,6 +104,19 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
     use super::*;
+
+    #[test]
+    fn the_backend_is_auto_unless_named_and_auto_means_namespaces() {
+        use clap::Parser;
+        let backend = |argv: &[&str]| match crate::cli::Cli::try_parse_from(argv).unwrap().command {
+            crate::cli::Command::Sim(args) => backend_choice(args.backend),
+            other => panic!("not `tether sim`: {other:?}"),
+        };
+        assert_eq!(backend(&["tether", "sim"]), BackendChoice::Auto);
+        let named = backend(&["tether", "sim", "--backend", "namespaces"]);
+        assert_eq!(named, BackendChoice::Namespaces);
+        assert_eq!(BackendChoice::Auto.resolve().name(), "namespaces");
+    }
 
     #[test]
     fn the_default_data_dir_follows_xdg_then_home() {

@@ -79,3 +79,21 @@ async fn bad_input_gets_actionable_errors() {
         &[(&vm, "<vm>"), (env.home.path().to_str().unwrap(), "<home>")]
     ));
 }
+
+#[tokio::test]
+async fn sim_refuses_an_unknown_backend_and_lists_the_ones_it_has() {
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("sim");
+    let data = data.to_str().unwrap();
+    let run = crate::run(
+        crate::bare_command(home.path(), &["sim", "--backend", "kvm", "--data", data]),
+        None,
+    )
+    .await;
+    assert_eq!((run.code, run.stdout.as_str()), (2, ""), "{run:?}");
+    insta::assert_snapshot!(run.stderr);
+    assert!(
+        !home.path().join("sim").exists(),
+        "a refused start must not create the data directory"
+    );
+}

@@ -45,6 +45,13 @@ async fn create_list_status_delete() {
 }
 
 #[tokio::test]
+async fn the_startup_line_names_the_backend_its_vms_run_on() {
+    let mut sim = sim().await;
+    assert_eq!(sim.info().backend, "namespaces");
+    sim.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn branch_with_count_three_copies_the_disk() {
     let sim = sim().await;
     let api = sim.api();

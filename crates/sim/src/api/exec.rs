@@ -39,7 +39,7 @@ async fn start(
     request: ExecRequest,
 ) -> Result<Follow, ApiError> {
     let vm = state.registry.vm(caller, vm_id)?.running().await?;
-    let (_, follow) = state.registry.runs().start(&vm, vm_id, request).await?;
+    let (_, follow) = state.registry.runs().start(&*vm, vm_id, request).await?;
     Ok(follow)
 }
 

@@ -20,8 +20,8 @@ pub(super) async fn get(
 ) -> Result<Json<GetFileResponse>, ApiError> {
     let vm = state.registry.vm(&caller, &id)?.ready(false).await?;
     check_absolute(&query.path)?;
-    let fs = vm.fs();
-    let content = within("read a file in", &id, FILE_TIMEOUT, fs.read(&query.path)).await?;
+    let read = vm.read_file(&query.path);
+    let content = within("read a file in", &id, FILE_TIMEOUT, read).await?;
     Ok(Json(GetFileResponse {
         content_b64: B64.encode(content),
     }))
@@ -44,8 +44,7 @@ pub(super) async fn put(
     let vm = state.registry.vm(&caller, &id)?.ready(false).await?;
     check_absolute(&request.path)?;
     let create_dirs = request.create_dirs.unwrap_or(false);
-    let fs = vm.fs();
-    let write = fs.write(&request.path, &content, request.mode, create_dirs);
+    let write = vm.write_file(&request.path, &content, request.mode, create_dirs);
     within("write a file in", &id, FILE_TIMEOUT, write).await?;
     Ok(StatusCode::OK)
 }

@@ -236,7 +236,7 @@ pub enum ApiError {
         vm_id: String,
         /// What the sandbox said.
         #[source]
-        source: tether_sandbox::SandboxError,
+        source: crate::backend::SandboxError,
     },
     /// The state database failed.
     #[error(
@@ -326,9 +326,9 @@ impl ApiError {
     pub fn from_sandbox(
         action: &'static str,
         vm_id: &str,
-        source: tether_sandbox::SandboxError,
+        source: crate::backend::SandboxError,
     ) -> ApiError {
-        use tether_sandbox::SandboxError as S;
+        use crate::backend::SandboxError as S;
         let vm_id = vm_id.to_owned();
         match source {
             S::Paused => ApiError::Paused { vm_id },

@@ -16,12 +16,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use tether_sandbox::{Command, ExitStatus, Process, SandboxError, Signaller, Stdio, Vm};
 use tether_wire::{ExecRequest, ExecStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::backend::{Command, ExitStatus, Process, SandboxError, Signaller, Stdio, VmHandle};
 use crate::deadline::SPAWN_TIMEOUT;
 use crate::error::ApiError;
 
@@ -75,7 +75,7 @@ pub(crate) struct Execution {
 /// Starts `request` in `vm`. Fails only when the run cannot start at all (paused VM, bad
 /// request); a program that does not exist is reported like a shell would (exit 127).
 pub(crate) async fn start(
-    vm: &Vm,
+    vm: &dyn VmHandle,
     vm_id: &str,
     request: ExecRequest,
 ) -> Result<Execution, ApiError> {

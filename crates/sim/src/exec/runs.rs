@@ -14,11 +14,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
-use tether_sandbox::Vm;
 use tether_wire::{AttachRequest, ExecLogEntry, ExecRequest, ExecStream, ExecStreamEvent};
 use tokio::sync::{broadcast, mpsc};
 
 use super::ExecEvent;
+use crate::backend::VmHandle;
 use crate::db::{Db, LogChunk, RunEnd, is_conflict};
 use crate::error::{ApiError, RefError};
 use crate::registry::now;
@@ -129,7 +129,7 @@ impl Runs {
     /// Starts `request` in `vm` as a recorded run. Returns its id and a follower from its start.
     pub async fn start(
         &self,
-        vm: &Vm,
+        vm: &dyn VmHandle,
         vm_id: &str,
         request: ExecRequest,
     ) -> Result<(String, Follow), ApiError> {

@@ -7,7 +7,6 @@ use tether_wire::{
     CommitInfo, CommitList, CommitRequest, ForkRequest, ForkResponse, UpdateCommitRequest,
 };
 
-use super::lifecycle::remove_tree;
 use super::{Registry, SnapshotOptions, now};
 use crate::catalog::{Use, commit_info};
 use crate::db::{Account, CommitUpdate};
@@ -78,7 +77,7 @@ impl Registry {
                 return Err(ApiError::CommitInUse { commit_id, count });
             }
             reg.db.tombstone_commit(&commit_id, &now())?;
-            remove_tree(&reg.layout.commit_disk(&commit_id)).await;
+            reg.remove_commit_disk(&commit_id).await;
             Ok(())
         })
         .await

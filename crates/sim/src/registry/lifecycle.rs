@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use futures::future::join_all;
-use tether_sandbox::{BootSpec, Vm};
 use tether_wire::VmConfig;
 
 use super::slot::{BOOT_TIMEOUT, Phase, VmSlot};
 use super::{Registry, now};
+use crate::backend::{Backend, BootSpec, VmHandle};
 use crate::db::{Account, KeyPems, VmRecord, VmRow, VmRunState};
 use crate::deadline::{DISK_TIMEOUT, SHUTDOWN_TIMEOUT, within};
 use crate::error::ApiError;
@@ -77,10 +77,7 @@ impl Registry {
         let env = self.catalog.env_for_new_vm(&caller.org_id)?;
         let vm_id = new_id();
         let disk = self.layout.vm_disk(&vm_id);
-        let created = tokio::task::spawn_blocking(move || tether_sandbox::create_disk(&disk)).await;
-        let created = created.map_err(|join| ApiError::TaskFailed {
-            detail: join.to_string(),
-        })?;
+        let created = self.backend.create_disk(&disk).await;
         created.map_err(|e| ApiError::from_sandbox("create the disk of", &vm_id, e))?;
         let record = VmRecord {
             vm_id,
@@ -153,7 +150,7 @@ impl Registry {
         let ids: Vec<String> = (0..count).map(|_| new_id()).collect();
         let disks: Vec<_> = ids.iter().map(|id| self.layout.vm_disk(id)).collect();
         let copies = ids.iter().zip(&disks).map(|(id, disk)| {
-            let copy = tether_sandbox::copy_disk(source, disk);
+            let copy = self.backend.copy_disk(source, disk);
             within("copy a disk for", id, DISK_TIMEOUT, copy)
         });
         let copies = join_all(copies).await;
@@ -190,7 +187,7 @@ impl Registry {
         paused: bool,
         env: Option<BTreeMap<String, String>>,
     ) {
-        let config = self.sandbox.clone();
+        let backend = Arc::clone(&self.backend);
         let spec = BootSpec {
             disk: self.layout.vm_disk(slot.id()),
             hostname: slot.id().to_owned(),
@@ -198,11 +195,11 @@ impl Registry {
         };
         let closing = self.closing.clone();
         self.tasks.spawn(async move {
-            let phase = match tokio::time::timeout(BOOT_TIMEOUT, Vm::boot(&config, spec)).await {
+            let phase = match tokio::time::timeout(BOOT_TIMEOUT, backend.boot(spec)).await {
                 Err(_) => Phase::Failed(format!("it did not boot within {BOOT_TIMEOUT:?}")),
                 Ok(Err(err)) => Phase::Failed(format!("it failed to boot: {err}")),
                 Ok(Ok(vm)) if closing.is_cancelled() => {
-                    shut_down(slot.id(), &vm).await;
+                    shut_down(slot.id(), &*vm).await;
                     Phase::Failed("the simulator is shutting down".into())
                 }
                 Ok(Ok(vm)) => with_environment(slot.id(), vm, env).await,
@@ -212,7 +209,7 @@ impl Registry {
             }
             if let Some(Phase::Ready(vm)) = slot.finish_boot(phase) {
                 // The VM was discarded while it booted.
-                shut_down(slot.id(), &vm).await;
+                shut_down(slot.id(), &*vm).await;
             }
         });
     }
@@ -222,7 +219,7 @@ impl Registry {
         for slot in slots {
             self.map().remove(slot.id());
             if let Some(vm) = slot.vm() {
-                shut_down(slot.id(), &vm).await;
+                shut_down(slot.id(), &*vm).await;
             }
             slot.set_phase(Phase::Gone);
             self.remove_disk(slot.id()).await;
@@ -234,19 +231,28 @@ impl Registry {
 
     /// Removes a VM's disk; a failure is logged (the VM is gone either way).
     pub(super) async fn remove_disk(&self, vm_id: &str) {
-        remove_tree(&self.layout.vm_disk(vm_id)).await;
+        remove_tree(&*self.backend, &self.layout.vm_disk(vm_id)).await;
+    }
+
+    /// Removes a commit's disk; a failure is logged (the commit is gone either way).
+    pub(super) async fn remove_commit_disk(&self, commit_id: &str) {
+        remove_tree(&*self.backend, &self.layout.commit_disk(commit_id)).await;
     }
 }
 
 /// The booted VM, once its `/etc/environment` holds `env` (when there is any).
-async fn with_environment(vm_id: &str, vm: Vm, env: Option<BTreeMap<String, String>>) -> Phase {
+async fn with_environment(
+    vm_id: &str,
+    vm: Arc<dyn VmHandle>,
+    env: Option<BTreeMap<String, String>>,
+) -> Phase {
     let Some(env) = env.filter(|env| !env.is_empty()) else {
-        return Phase::Ready(Arc::new(vm));
+        return Phase::Ready(vm);
     };
-    match tokio::time::timeout(BOOT_TIMEOUT, crate::vm_env::write(&vm, &env)).await {
-        Ok(Ok(())) => Phase::Ready(Arc::new(vm)),
+    match tokio::time::timeout(BOOT_TIMEOUT, crate::vm_env::write(&*vm, &env)).await {
+        Ok(Ok(())) => Phase::Ready(vm),
         failed => {
-            shut_down(vm_id, &vm).await;
+            shut_down(vm_id, &*vm).await;
             let why = match failed {
                 Ok(Err(err)) => err.to_string(),
                 _ => format!("it took over {BOOT_TIMEOUT:?}"),
@@ -257,11 +263,11 @@ async fn with_environment(vm_id: &str, vm: Vm, env: Option<BTreeMap<String, Stri
 }
 
 /// Removes a disk (a VM's or a commit's); a failure is logged (its owner is gone either way).
-pub(super) async fn remove_tree(disk: &Path) {
+async fn remove_tree(backend: &dyn Backend, disk: &Path) {
     if !disk.exists() {
         return;
     }
-    match tokio::time::timeout(DISK_TIMEOUT, tether_sandbox::remove_disk(disk)).await {
+    match tokio::time::timeout(DISK_TIMEOUT, backend.remove_disk(disk)).await {
         Ok(Ok(())) => {}
         Ok(Err(err)) => tracing::error!(
             "could not remove {}: {err}; remove it by hand",
@@ -275,7 +281,7 @@ pub(super) async fn remove_tree(disk: &Path) {
 }
 
 /// Shuts a sandbox down, logging a failure.
-pub(super) async fn shut_down(vm_id: &str, vm: &Vm) {
+pub(super) async fn shut_down(vm_id: &str, vm: &dyn VmHandle) {
     if let Err(err) = within("shut down", vm_id, SHUTDOWN_TIMEOUT, vm.shutdown()).await {
         tracing::error!(vm_id, "{err}");
     }

@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use futures::future::join_all;
-use tether_sandbox::SandboxConfig;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::access::{LookupError, SshVm, VmDirectory};
+use crate::backend::Backend;
 use crate::catalog::Catalog;
 use crate::datadir::Layout;
 use crate::db::{Account, Db};
@@ -44,7 +44,7 @@ pub(crate) struct Registry {
     db: Arc<Db>,
     catalog: Catalog,
     layout: Layout,
-    sandbox: SandboxConfig,
+    backend: Arc<dyn Backend>,
     vms: Mutex<HashMap<String, Arc<VmSlot>>>,
     /// Restores hold it shared while copying a commit; deleting a commit holds it exclusively.
     commit_store: tokio::sync::RwLock<()>,
@@ -56,13 +56,13 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// A registry over `db` with no VM loaded yet (see [`Registry::restore_all`]).
-    pub fn new(db: Arc<Db>, layout: Layout, sandbox: SandboxConfig) -> Arc<Registry> {
+    pub fn new(db: Arc<Db>, layout: Layout, backend: Arc<dyn Backend>) -> Arc<Registry> {
         Arc::new(Registry {
             catalog: Catalog::new(Arc::clone(&db)),
             runs: Runs::new(Arc::clone(&db)),
             db,
             layout,
-            sandbox,
+            backend,
             vms: Mutex::new(HashMap::new()),
             commit_store: tokio::sync::RwLock::new(()),
             tasks: TaskTracker::new(),

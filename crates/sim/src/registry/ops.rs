@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tether_wire::CommitRequest;
 
-use super::lifecycle::{Origin, new_id, remove_tree};
+use super::lifecycle::{Origin, new_id};
 use super::slot::VmSlot;
 use super::views::DEFAULT_FS_MIB;
 use super::{Registry, now};
@@ -182,7 +182,7 @@ impl Registry {
     ) -> Result<(), ApiError> {
         let disk = self.layout.commit_disk(commit_id);
         let source = self.layout.vm_disk(slot.id());
-        let copy = tether_sandbox::copy_disk(&source, &disk);
+        let copy = self.backend.copy_disk(&source, &disk);
         within("commit", slot.id(), DISK_TIMEOUT, copy).await?;
         let vm = inherited(caller, slot);
         let record = CommitRecord {
@@ -215,7 +215,7 @@ impl Registry {
 
     /// Removes every trace of a snapshot that will not be handed out.
     async fn undo_snapshot(&self, commit_id: &str) {
-        remove_tree(&self.layout.commit_disk(commit_id)).await;
+        self.remove_commit_disk(commit_id).await;
         if let Err(err) = self.db.forget_commit(commit_id) {
             tracing::error!(commit_id, "could not forget a failed commit: {err}");
         }

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tether_sandbox::Vm;
 use tether_wire::VmState;
 use tokio::sync::watch;
 
+use crate::backend::VmHandle;
 use crate::db::VmRecord;
 use crate::error::ApiError;
 use crate::keys::VmKeys;
@@ -21,7 +21,7 @@ pub(crate) enum Phase {
     /// Its init is starting.
     Booting,
     /// Its init is up.
-    Ready(Arc<Vm>),
+    Ready(Arc<dyn VmHandle>),
     /// It failed to boot, or its sandbox went away.
     Failed(String),
     /// It was deleted (seen by requests that found it just before).
@@ -98,7 +98,7 @@ impl VmSlot {
     }
 
     /// The sandbox, if the VM is up (paused or not).
-    pub fn vm(&self) -> Option<Arc<Vm>> {
+    pub fn vm(&self) -> Option<Arc<dyn VmHandle>> {
         match &*self.phase.borrow() {
             Phase::Ready(vm) => Some(Arc::clone(vm)),
             _ => None,
@@ -117,7 +117,7 @@ impl VmSlot {
     }
 
     /// The sandbox once booted: waits up to [`BOOT_TIMEOUT`] unless `skip_wait_boot`.
-    pub async fn ready(&self, skip_wait_boot: bool) -> Result<Arc<Vm>, ApiError> {
+    pub async fn ready(&self, skip_wait_boot: bool) -> Result<Arc<dyn VmHandle>, ApiError> {
         let mut phase = self.phase.subscribe();
         let booted = |p: &Phase| !matches!(p, Phase::Booting);
         if skip_wait_boot && !booted(&phase.borrow()) {
@@ -150,7 +150,7 @@ impl VmSlot {
     }
 
     /// The sandbox, refusing a paused VM.
-    pub async fn running(&self) -> Result<Arc<Vm>, ApiError> {
+    pub async fn running(&self) -> Result<Arc<dyn VmHandle>, ApiError> {
         let vm = self.ready(false).await?;
         if vm.is_paused() {
             return Err(ApiError::Paused {

@@ -2,9 +2,8 @@
 
 use std::net::SocketAddr;
 
-use tether_sandbox::{Command, PtySize, Stdio};
-
 use super::process;
+use crate::backend::{Command, PtySize, Stdio};
 
 /// The only user that may log in.
 pub(super) const USER: &str = "root";

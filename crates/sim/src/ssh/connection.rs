@@ -111,7 +111,7 @@ impl<D: VmDirectory> Connection<D> {
             handle: session.handle(),
             token: slot.token.clone(),
         };
-        slot.running = Some(process::start(&vm.vm, &self.vm_id, command, out).await?);
+        slot.running = Some(process::start(&*vm.vm, &self.vm_id, command, out).await?);
         Ok(())
     }
 

@@ -19,12 +19,12 @@ use std::time::Duration;
 
 use russh::keys::PrivateKey;
 use russh::{ChannelId, Disconnect, MethodKind, MethodSet};
-use tether_sandbox::SandboxError;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::{LookupError, SshVm, VmDirectory};
+use crate::backend::SandboxError;
 pub(crate) use command::Peer;
 use connection::Connection;
 

@@ -9,9 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use russh::server::{Handle, Msg};
 use russh::{ChannelId, ChannelWriteHalf};
-use tether_sandbox::{
-    Command, ExitStatus, Process, Pty, PtySize, SandboxError, Signaller, Stdio, Vm,
-};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -19,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 use super::SshError;
 use super::signal::{SIGHUP, SIGKILL};
 use super::stdin::{self, StdinFeed, StdinQueue};
+use crate::backend::{
+    Command, ExitStatus, Process, Pty, PtySize, SandboxError, Signaller, Stdio, VmHandle,
+};
 
 /// How long starting a process inside the VM may take.
 pub(super) const SPAWN_DEADLINE: Duration = Duration::from_secs(30);
@@ -58,7 +58,7 @@ pub(super) struct Output {
 
 /// Spawns `command` in `vm` (falling back from bash to sh) and starts piping it to `out`.
 pub(super) async fn start(
-    vm: &Vm,
+    vm: &dyn VmHandle,
     vm_id: &str,
     command: Command,
     out: Output,
@@ -104,7 +104,7 @@ pub(super) async fn start(
 }
 
 /// Spawns `command`; if its program is bash and the VM has none, retries with sh.
-async fn spawn(vm: &Vm, mut command: Command) -> Result<Process, SandboxError> {
+async fn spawn(vm: &dyn VmHandle, mut command: Command) -> Result<Process, SandboxError> {
     match vm.spawn(command.clone()).await {
         Err(SandboxError::Spawn { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound
