@@ -37,11 +37,19 @@ pub(crate) async fn status(ctx: &Ctx) -> anyhow::Result<()> {
         Backend::Vers => (format!("Vers at {}", settings.api_url), Value::Null),
         Backend::Simulator(sim) => (
             format!(
-                "local simulator at {} (data in {})",
+                "local simulator at {} (data in {}; VMs on {})",
                 settings.api_url,
-                sim.record.data_dir.display()
+                sim.record.data_dir.display(),
+                sim.record
+                    .vm_backend
+                    .as_deref()
+                    .unwrap_or("an unnamed backend")
             ),
-            json!({ "pid": sim.record.pid, "data_dir": sim.record.data_dir }),
+            json!({
+                "pid": sim.record.pid,
+                "data_dir": sim.record.data_dir,
+                "vm_backend": sim.record.vm_backend,
+            }),
         ),
     };
     let json = json!({

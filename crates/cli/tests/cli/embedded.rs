@@ -32,8 +32,13 @@ async fn two_concurrent_commands_start_exactly_one_simulator() {
     let pid = record["pid"].as_u64().unwrap() as i32;
     let data_dir = home.path().join("data/tether/sim");
     let running = simulators_on(&data_dir);
+    let status = run(bare_command(home.path(), &["status", "--json"]), None).await;
+    let status: Value = serde_json::from_str(status.ok()).unwrap();
     stop(pid).await;
     guard.0 = None;
+    // `tether status` names what the simulator's VMs run on, as its startup line said.
+    assert_eq!(record["vm_backend"], "namespaces");
+    assert_eq!(status["simulator"]["vm_backend"], "namespaces");
 
     assert_eq!(running, vec![pid], "exactly the recorded simulator runs");
     assert_eq!((first.ok(), second.ok()), ("[]", "[]"));

@@ -49,6 +49,10 @@ pub struct SimRecord {
     pub ca_cert: PathBuf,
     /// Its data directory.
     pub data_dir: PathBuf,
+    /// What its VMs run on (`namespaces`), as its startup line said; `None` for a simulator
+    /// that did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_backend: Option<String>,
 }
 
 impl std::fmt::Debug for SimRecord {
@@ -58,6 +62,7 @@ impl std::fmt::Debug for SimRecord {
             .field("vers_url", &self.vers_url)
             .field("ssh_gateway", &self.ssh_gateway)
             .field("data_dir", &self.data_dir)
+            .field("vm_backend", &self.vm_backend)
             .finish_non_exhaustive()
     }
 }
@@ -206,6 +211,7 @@ mod tests {
             vm_domain: "vm.local".into(),
             ca_cert: "/ca.pem".into(),
             data_dir: "/d".into(),
+            vm_backend: None,
         };
         assert!(!format!("{record:?}").contains("SECRET"));
     }
@@ -220,6 +226,7 @@ mod tests {
             vm_domain: String::new(),
             ca_cert: PathBuf::new(),
             data_dir: PathBuf::new(),
+            vm_backend: None,
         };
         assert!(!is_alive(&record).await);
         let mine = SimRecord {

@@ -66,6 +66,7 @@ mod tests {
             vm_domain: "vm.tether.local".into(),
             ca_cert: "/data/ca.pem".into(),
             data_dir: "/data".into(),
+            vm_backend: Some("namespaces".into()),
         };
         let settings = Settings::resolve(&SimSource::new(record, None)).unwrap();
         assert_eq!(settings.api_url.as_str(), "http://127.0.0.1:4000/api/v1");

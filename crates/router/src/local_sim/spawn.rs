@@ -34,6 +34,8 @@ struct StartupLine {
     vm_domain: String,
     ca_cert: PathBuf,
     data_dir: PathBuf,
+    #[serde(default)]
+    backend: Option<String>,
 }
 
 /// Starts `tether sim --data data_dir` and waits for its startup line.
@@ -150,6 +152,7 @@ fn record(pid: u32, line: StartupLine) -> SimRecord {
         vm_domain: line.vm_domain,
         ca_cert: line.ca_cert,
         data_dir: line.data_dir,
+        vm_backend: line.backend,
     }
 }
 
