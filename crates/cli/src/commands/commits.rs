@@ -9,7 +9,7 @@ use tether_wire::{
 };
 
 use super::Ctx;
-use super::tags::{parse_tag, tag_json};
+use super::tags::{changeable, parse_tag, tag_json};
 use crate::cli::{CommitArgs, PublishArgs, RestoreArgs, VmCommand};
 use crate::output::{table, yes_no};
 use crate::report::CliError;
@@ -46,11 +46,10 @@ pub(crate) async fn run(ctx: &Ctx, router: &Router, command: VmCommand) -> anyho
 
 async fn commit(ctx: &Ctx, router: &Router, args: CommitArgs) -> anyhow::Result<()> {
     let vm_id = router.resolve_vm(&args.vm).await?;
-    let tag = args.tag.as_deref().map(parse_tag).transpose()?;
-    if let Some(reference @ TagRef::Repo { org: Some(_), .. }) = &tag {
-        let reference = reference.to_string();
-        return Err(VersError::ForeignTag { reference }.into());
-    }
+    let tag = match args.tag.as_deref() {
+        Some(text) => Some(changeable(parse_tag(text)?)?),
+        None => None,
+    };
     if let (Some(tag), false) = (&tag, args.move_tag) {
         refuse_taken(router, tag).await?;
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 use tether_router::Router;
-use tether_vers::{TagEntry, TagRef, VersClient};
+use tether_vers::{TagEntry, TagRef, VersClient, VersError};
 use tether_wire::UpdateTagRequest;
 
 use super::Ctx;
@@ -22,15 +22,27 @@ pub(crate) async fn run(ctx: &Ctx, command: TagCommand) -> anyhow::Result<()> {
             ctx.out.print(&entry_text(&tag), &tag_json(&tag))
         }
         TagCommand::Move(args) => {
-            let tag = move_to(&router, &parse_tag(&args.tag)?, &args.commit).await?;
+            let reference = changeable(parse_tag(&args.tag)?)?;
+            let tag = move_to(&router, &reference, &args.commit).await?;
             ctx.out.print(&tag.commit_id, &tag_json(&tag))
         }
         TagCommand::Rm(args) => {
-            let reference = parse_tag(&args.tag)?;
+            let reference = changeable(parse_tag(&args.tag)?)?;
             vers.delete_tag_ref(&reference).await?;
             let name = reference.to_string();
             ctx.out.print(&name, &json!({ "deleted": name }))
         }
+    }
+}
+
+/// `reference`, if the account may change it: not a tag of another organisation's repository.
+pub(crate) fn changeable(reference: TagRef) -> anyhow::Result<TagRef> {
+    match reference {
+        TagRef::Repo { org: Some(_), .. } => Err(VersError::ForeignTag {
+            reference: reference.to_string(),
+        }
+        .into()),
+        own => Ok(own),
     }
 }
 
@@ -71,8 +83,8 @@ pub(crate) async fn repo_tags(vers: &VersClient, repo: &str) -> anyhow::Result<V
 }
 
 async fn create(ctx: &Ctx, router: &Router, args: TagCreateArgs) -> anyhow::Result<()> {
-    let reference = parse_tag(&args.tag)?;
-    let commit_id = router.resolve_commit(&args.commit).await?;
+    let reference = changeable(parse_tag(&args.tag)?)?;
+    let commit_id = live_commit(router, &args.commit).await?;
     let tag = router
         .vers()
         .create_tag_ref(&reference, &commit_id, args.description)
@@ -86,13 +98,21 @@ pub(crate) async fn move_to(
     reference: &TagRef,
     commit: &str,
 ) -> anyhow::Result<TagEntry> {
-    let commit_id = router.resolve_commit(commit).await?;
+    let commit_id = live_commit(router, commit).await?;
     let update = UpdateTagRequest {
         commit_id: Some(commit_id),
         description: None,
     };
     router.vers().update_tag_ref(reference, &update).await?;
     Ok(router.vers().resolve_tag(reference).await?)
+}
+
+/// The id of the commit `query` names (full id or unique prefix), checked to exist: the tag
+/// routes answer a missing commit as if the tag were missing.
+async fn live_commit(router: &Router, query: &str) -> anyhow::Result<String> {
+    let commit_id = router.resolve_commit(query).await?;
+    router.vers().commit_parents(&commit_id).await?;
+    Ok(commit_id)
 }
 
 /// A tag as JSON.
