@@ -58,7 +58,10 @@ impl std::error::Error for CliError {}
 
 /// Reports `err` and returns its exit code.
 pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
-    let kind = match (err.downcast_ref::<SwarmError>(), err.downcast_ref::<CliError>()) {
+    let kind = match (
+        err.downcast_ref::<SwarmError>(),
+        err.downcast_ref::<CliError>(),
+    ) {
         (Some(swarm), _) => swarm.kind(),
         (None, Some(cli)) => cli.kind,
         (None, None) => ErrorKind::of(err.as_ref()),

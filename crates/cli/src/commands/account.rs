@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use tether_router::{Backend, Router};
+use tether_vers::VersError;
 use tether_wire::Domain;
 
 use super::Ctx;
@@ -49,7 +50,16 @@ pub(crate) async fn domain(ctx: &Ctx, command: DomainCommand) -> anyhow::Result<
         }
         DomainCommand::Add(args) => {
             let vm_id = router.resolve_vm(&args.vm).await?;
-            let domain = vers.create_domain(&args.domain, &vm_id).await?;
+            let domain = match vers.create_domain(&args.domain, &vm_id).await {
+                Err(err @ VersError::Conflict { .. }) => {
+                    return Err(anyhow::Error::new(err).context(format!(
+                        "domain {} is routed to a VM already: find its mapping with `tether \
+                         domain ls` and remove it with `tether domain rm ID` first",
+                        args.domain
+                    )));
+                }
+                other => other?,
+            };
             ctx.out
                 .print(&domain.domain_id, &serde_json::to_value(&domain)?)
         }
@@ -61,7 +71,8 @@ pub(crate) async fn domain(ctx: &Ctx, command: DomainCommand) -> anyhow::Result<
                 vec!["vm_id".into(), domain.vm_id.clone()],
                 vec!["created_at".into(), domain.created_at.clone()],
             ];
-            ctx.out.print(&table(&rows), &serde_json::to_value(&domain)?)
+            ctx.out
+                .print(&table(&rows), &serde_json::to_value(&domain)?)
         }
         DomainCommand::Rm(args) => {
             let deleted = vers.delete_domain(&args.id).await?;
@@ -97,7 +108,10 @@ pub(crate) async fn whoami(ctx: &Ctx) -> anyhow::Result<()> {
     let rows = vec![
         vec!["org".into(), format!("{} ({})", who.org.name, who.org.id)],
         vec!["user".into(), who.user.user_name.clone()],
-        vec!["key".into(), format!("{} ({})", who.api_key.label, who.api_key.id)],
+        vec![
+            "key".into(),
+            format!("{} ({})", who.api_key.label, who.api_key.id),
+        ],
         vec!["api".into(), format!("{api_url} ({backend})")],
         vec![
             "version".into(),

@@ -115,7 +115,8 @@ async fn restore(ctx: &Ctx, router: &Router, args: RestoreArgs) -> anyhow::Resul
         (None, None) => return Err(CliError::usage("give a COMMIT to restore, or --tag NAME")),
     };
     drop(wait);
-    ctx.out.print(json["vm_id"].as_str().unwrap_or_default(), &json)
+    ctx.out
+        .print(json["vm_id"].as_str().unwrap_or_default(), &json)
 }
 
 async fn commits(ctx: &Ctx, router: &Router, public: bool) -> anyhow::Result<()> {

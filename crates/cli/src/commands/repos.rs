@@ -23,7 +23,8 @@ pub(crate) async fn run(ctx: &Ctx, command: RepoCommand) -> anyhow::Result<()> {
                 description: args.description,
             };
             let created = vers.create_repo(&request).await?;
-            ctx.out.print(&created.name, &serde_json::to_value(&created)?)
+            ctx.out
+                .print(&created.name, &serde_json::to_value(&created)?)
         }
         RepoCommand::Show(args) => show(ctx, vers, &args.repo).await,
         RepoCommand::Rm(args) => {

@@ -56,8 +56,12 @@ async fn list(ctx: &Ctx, vers: &VersClient, args: TagLsArgs) -> anyhow::Result<(
     let tags = match (args.repo, args.all) {
         (Some(repo), _) => repo_tags(vers, &repo).await?,
         (None, all) => {
-            let mut tags: Vec<TagEntry> =
-                vers.list_tags().await?.into_iter().map(Into::into).collect();
+            let mut tags: Vec<TagEntry> = vers
+                .list_tags()
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
             if all {
                 for repo in vers.list_repos().await? {
                     tags.extend(repo_tags(vers, &repo.name).await?);

@@ -79,7 +79,9 @@ async fn list(ctx: &Ctx, router: &Router, wanted: &[(String, String)]) -> anyhow
     if vms.is_empty() && !ctx.out.json {
         match wanted.is_empty() {
             true => eprintln!("tether: no VMs; create one with `tether vm new`"),
-            false => eprintln!("tether: no VM has all these labels; see every VM's with `tether vm ls`"),
+            false => {
+                eprintln!("tether: no VM has all these labels; see every VM's with `tether vm ls`")
+            }
         }
         return Ok(());
     }
@@ -136,7 +138,10 @@ async fn branch(ctx: &Ctx, router: &Router, args: BranchArgs) -> anyhow::Result<
         }
         (None, Some(vm)) => {
             let vm_id = router.resolve_vm(vm).await?;
-            (BranchSource::Vm(vm_id.clone()), json!({ "source_vm_id": vm_id }))
+            (
+                BranchSource::Vm(vm_id.clone()),
+                json!({ "source_vm_id": vm_id }),
+            )
         }
         (None, None) => unreachable_source()?,
     };
