@@ -356,7 +356,7 @@ async fn labels_disks_variables_domains_and_whoami() {
     let filtered = env
         .run(&["vm", "ls", "--label", "role=web", "--json"])
         .await;
-    assert_eq!(ids(filtered), [web.clone()]);
+    assert_eq!(ids(filtered), std::slice::from_ref(&web));
     let both = env
         .run(&[
             "vm", "ls", "--label", "role=db", "--label", "team=a", "--json",
