@@ -52,8 +52,10 @@ pub(crate) struct Cli {
 pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    not found (VM, commit, file, or no id starts with the prefix given)
-  2    usage or internal error (bad arguments, ambiguous prefix, no default VM)
+  1    not found (VM, commit, file, tag, repository, domain, variable, label, exec
+       run, or no id starts with the prefix given)
+  2    usage or internal error (bad arguments, ambiguous prefix, no default VM, a tag
+       or name taken, a disk shrink)
   3    authentication (no Vers API key, or the key was rejected)
   4    unavailable (the API, the simulator or the VM could not be reached in time)
   exec passes the remote command's code through: 124 when --timeout killed it,
@@ -329,5 +331,22 @@ mod tests {
         assert!(Cli::try_parse_from(["tether", "exec", "--timeout", "0", "--", "x"]).is_err());
         assert!(Cli::try_parse_from(["tether", "exec", "-e", "=x", "--", "x"]).is_err());
         assert!(Cli::try_parse_from(["tether", "exec", "vm"]).is_err());
+        assert!(parse(&["--api", "--", "x"]).api);
+    }
+
+    #[test]
+    fn by_tag_or_by_id_but_not_both_and_move_needs_a_tag() {
+        let ok = |args: &[&str]| Cli::try_parse_from([&["tether", "vm"], args].concat()).is_ok();
+        assert!(ok(&["branch", "--tag", "app:v1"]));
+        assert!(ok(&["branch", "4c1e"]));
+        assert!(!ok(&["branch"]));
+        assert!(!ok(&["branch", "4c1e", "--tag", "base"]));
+        assert!(ok(&["restore", "--tag", "org/app:v1"]));
+        assert!(!ok(&["restore"]));
+        assert!(ok(&["commit", "4c1e", "--tag", "base", "--move"]));
+        assert!(!ok(&["commit", "4c1e", "--move"]));
+        assert!(!ok(&["logs", "4c1e", "-f"]));
+        assert!(ok(&["logs", "4c1e", "--exec", "id", "-f"]));
+        assert!(!ok(&["disk", "4c1e", "0"]));
     }
 }
