@@ -35,6 +35,11 @@ pub(crate) fn write_stdout(text: &str) -> anyhow::Result<()> {
         .context("could not write to stdout")
 }
 
+/// `yes` or `no`, for a table cell.
+pub(crate) fn yes_no(flag: bool) -> String {
+    if flag { "yes" } else { "no" }.to_owned()
+}
+
 /// Rows as aligned columns (two spaces apart; the last column is not padded).
 pub(crate) fn table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);

@@ -28,11 +28,43 @@ pub(crate) fn exit_code(kind: ErrorKind) -> u8 {
     }
 }
 
+/// A failure the command line finds itself, with its kind (and so its exit code); the
+/// message says what to do.
+#[derive(Debug)]
+pub(crate) struct CliError {
+    /// What kind of failure it is.
+    pub kind: ErrorKind,
+    /// What failed and what to do.
+    pub message: String,
+}
+
+impl CliError {
+    /// A usage error (exit 2): the arguments are wrong.
+    pub fn usage(message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(CliError {
+            kind: ErrorKind::Usage,
+            message: message.into(),
+        })
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
 /// Reports `err` and returns its exit code.
 pub(crate) fn failure(err: &anyhow::Error, json: bool) -> ExitCode {
-    let kind = match err.downcast_ref::<SwarmError>() {
-        Some(swarm) => swarm.kind(),
-        None => ErrorKind::of(err.as_ref()),
+    let kind = match (
+        err.downcast_ref::<SwarmError>(),
+        err.downcast_ref::<CliError>(),
+    ) {
+        (Some(swarm), _) => swarm.kind(),
+        (None, Some(cli)) => cli.kind,
+        (None, None) => ErrorKind::of(err.as_ref()),
     };
     let code = exit_code(kind);
     let message = message(err);
@@ -58,7 +90,7 @@ pub(crate) fn message(err: &anyhow::Error) -> String {
             }
             text.push_str(&line);
         }
-        if ErrorKind::knows(cause) || cause.is::<SwarmError>() {
+        if ErrorKind::knows(cause) || cause.is::<SwarmError>() || cause.is::<CliError>() {
             break;
         }
     }

@@ -109,7 +109,7 @@ pub enum VersError {
     },
     /// The commit does not exist (or was deleted).
     #[error(
-        "commit {commit_id} does not exist or was deleted ({status} on {method} {path}); list commits with GET /api/v1/commits"
+        "commit {commit_id} does not exist or was deleted ({status} on {method} {path}); list commits with `tether vm commits`"
     )]
     CommitNotFound {
         /// The commit asked for.

@@ -72,15 +72,19 @@ impl Named {
     /// What to do when it does not exist.
     pub fn find_hint(&self) -> String {
         match self {
-            Named::Tag(_) => "list tags with `tether tag ls` (a tag of a repository is \
-                              named `repo:tag`)"
-                .to_owned(),
+            Named::Tag(name) => format!(
+                "list tags with `tether tag ls` (a tag of a repository is named `repo:tag`); \
+                 if the tag points at a deleted commit, move it (`tether tag move {name} \
+                 COMMIT`) or remove it (`tether tag rm {name}`)"
+            ),
             Named::Repo(_) => "list your repositories with `tether repo ls` (another \
                                account's public ones with `tether repo public`)"
                 .to_owned(),
-            Named::RepoTag { repo, .. } => {
-                format!("list the repository's tags with `tether repo tags {repo}`")
-            }
+            Named::RepoTag { repo, tag } => format!(
+                "list the repository's tags with `tether repo tags {repo}`; if the tag points \
+                 at a deleted commit, move it (`tether tag move {repo}:{tag} COMMIT`) or \
+                 remove it (`tether tag rm {repo}:{tag}`)"
+            ),
             Named::PublicRepo { .. } => "it does not exist or its owner keeps it private; list \
                                          public repositories with `tether repo public`"
                 .to_owned(),

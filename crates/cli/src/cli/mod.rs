@@ -5,13 +5,20 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod account;
 pub(crate) mod swarm;
 mod tunnel;
 mod vm;
 
+pub(crate) use account::{
+    DomainCommand, EnvCommand, RepoCommand, RepoForkArgs, TagCommand, TagCreateArgs, TagLsArgs,
+};
 pub(crate) use swarm::{SwarmArgs, SwarmCommand};
 pub(crate) use tunnel::{ForwardSpec, TunnelArgs};
-pub(crate) use vm::{BranchArgs, CommitArgs, NewArgs, VmArgs, VmCommand};
+pub(crate) use vm::{
+    AttachArgs, BranchArgs, CommitArgs, LabelArgs, LogsArgs, NewArgs, PublishArgs, RestoreArgs,
+    VmArgs, VmCommand,
+};
 
 /// tether: run a coding agent's tools on Vers VMs, or on a local Vers simulator.
 ///
@@ -45,8 +52,10 @@ pub(crate) struct Cli {
 pub(crate) const EXIT_CODES: &str = "\
 Exit codes:
   0    success
-  1    not found (VM, commit, file, or no id starts with the prefix given)
-  2    usage or internal error (bad arguments, ambiguous prefix, no default VM)
+  1    not found (VM, commit, file, tag, repository, domain, variable, label, exec
+       run, or no id starts with the prefix given)
+  2    usage or internal error (bad arguments, ambiguous prefix, no default VM, a tag
+       or name taken, a disk shrink)
   3    authentication (no Vers API key, or the key was rejected)
   4    unavailable (the API, the simulator or the VM could not be reached in time)
   exec passes the remote command's code through: 124 when --timeout killed it,
@@ -57,16 +66,41 @@ Exit codes:
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Create, list, branch, commit, restore, pause, resume and delete VMs.
+    /// Create, list, branch, commit, restore, label, pause, resume and delete VMs; commits,
+    /// lineage, disk size, exec logs.
     Vm(VmArgs),
     /// Run a command on a VM (the default VM if none is given), streaming its output.
     ///
     /// One CMD argument is a shell command line (`tether exec -- 'cd /src && make'`); several
     /// are quoted and joined, so each stays one argument. Only -e variables reach the command,
-    /// never this machine's environment. Stdin is forwarded when it is not a terminal. Exits
-    /// with the remote exit code; Ctrl-C kills the remote process group.
+    /// never this machine's environment; with --api it also gets the account's `tether env`
+    /// variables the VM was made with. Stdin is forwarded when it is not a terminal. Exits
+    /// with the remote exit code.
+    ///
+    /// By default the command runs over the VM's SSH-in-TLS connection, and Ctrl-C kills the
+    /// remote process group. With --api it runs through the Vers API's exec stream under an
+    /// exec id of tether's choosing: when the connection drops, tether says "connection lost,
+    /// re-attaching…" on stderr and rejoins the run where it left off (retrying for up to a
+    /// minute), so the output arrives complete and in order and the exit code is the
+    /// command's. With --api, stdin is read to its end first and sent as text, and Ctrl-C
+    /// stops only tether: the command goes on in the VM (`tether vm attach VM EXEC_ID`
+    /// rejoins it).
     #[command(after_long_help = EXIT_CODES)]
     Exec(ExecArgs),
+    /// Tags: names for commits (`name` or `repo:tag`) that can be moved; branch or restore by them.
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Repositories: named groups of tags, private or public; public ones of others, forks.
+    #[command(subcommand)]
+    Repo(RepoCommand),
+    /// Environment variables the account puts into every VM created from now on.
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Custom domains routed to VMs.
+    #[command(subcommand)]
+    Domain(DomainCommand),
+    /// Show the account behind the API key: organisation, key, API URL and version.
+    Whoami,
     /// Branch a VM into N workers, run a command or a pi agent on each, gather, keep the best.
     Swarm(SwarmArgs),
     /// Copy files or directory trees between this machine and VMs, or between two VMs.
@@ -128,6 +162,11 @@ pub(crate) struct ExecArgs {
     /// Set an environment variable for the command (repeatable).
     #[arg(short = 'e', long = "env", value_name = "K=V", value_parser = parse_env)]
     pub env: Vec<(String, String)>,
+
+    /// Run through the Vers API's exec stream and re-attach after a dropped connection
+    /// (see above).
+    #[arg(long)]
+    pub api: bool,
 
     /// The command, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
@@ -305,5 +344,22 @@ mod tests {
         assert!(Cli::try_parse_from(["tether", "exec", "--timeout", "0", "--", "x"]).is_err());
         assert!(Cli::try_parse_from(["tether", "exec", "-e", "=x", "--", "x"]).is_err());
         assert!(Cli::try_parse_from(["tether", "exec", "vm"]).is_err());
+        assert!(parse(&["--api", "--", "x"]).api);
+    }
+
+    #[test]
+    fn by_tag_or_by_id_but_not_both_and_move_needs_a_tag() {
+        let ok = |args: &[&str]| Cli::try_parse_from([&["tether", "vm"], args].concat()).is_ok();
+        assert!(ok(&["branch", "--tag", "app:v1"]));
+        assert!(ok(&["branch", "4c1e"]));
+        assert!(!ok(&["branch"]));
+        assert!(!ok(&["branch", "4c1e", "--tag", "base"]));
+        assert!(ok(&["restore", "--tag", "org/app:v1"]));
+        assert!(!ok(&["restore"]));
+        assert!(ok(&["commit", "4c1e", "--tag", "base", "--move"]));
+        assert!(!ok(&["commit", "4c1e", "--move"]));
+        assert!(!ok(&["logs", "4c1e", "-f"]));
+        assert!(ok(&["logs", "4c1e", "--exec", "id", "-f"]));
+        assert!(!ok(&["disk", "4c1e", "0"]));
     }
 }

@@ -11,8 +11,14 @@ use tether_target::{ExecOutcome, ExecSpec, Output, Source, Stream, Target, Targe
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+use tether_router::Router;
+use tether_wire::ExecRequest;
+use tokio::io::AsyncReadExt;
+
 use super::Ctx;
+use super::exec_api::{Ended, Run, Sink};
 use crate::cli::ExecArgs;
+use crate::report::CliError;
 
 /// Exit code of a command killed by `--timeout` (as GNU timeout).
 pub(crate) const EXIT_TIMEOUT: u8 = 124;
@@ -23,6 +29,9 @@ const EXIT_SIGNAL_BASE: u8 = 128;
 pub(crate) async fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<u8> {
     let router = ctx.router().await?;
     let vm_id = router.vm_or_default(args.vm.as_deref(), &ctx.cwd).await?;
+    if args.api {
+        return run_api(ctx, &router, &vm_id, args).await;
+    }
     let target = router.target(&vm_id).await?;
     let spec = ExecSpec {
         command: command_line(&args.command)?,
@@ -44,6 +53,69 @@ pub(crate) async fn run(ctx: &Ctx, args: ExecArgs) -> anyhow::Result<u8> {
     let outcome = streamed(target.as_ref(), spec, stdin, cancel).await?;
     explain(&outcome, args.timeout);
     Ok(exit_code(&outcome, &caught))
+}
+
+/// `tether exec --api`: the command through the API's exec stream, rejoined after a drop.
+async fn run_api(ctx: &Ctx, router: &Router, vm_id: &str, args: ExecArgs) -> anyhow::Result<u8> {
+    let request = ExecRequest {
+        command: vec!["/bin/sh".into(), "-c".into(), command_line(&args.command)?],
+        env: (!args.env.is_empty()).then(|| args.env.into_iter().collect()),
+        working_dir: args.cwd,
+        stdin: api_stdin().await?,
+        timeout_secs: args.timeout.map(|limit| limit.as_secs_f64().ceil() as u64),
+        exec_id: None,
+    };
+    router.vers().ensure_running(vm_id).await?;
+    follow(ctx, vm_id, Run::start(router.vers(), vm_id, request)).await
+}
+
+/// Stdin, read to its end, as the API takes it (text), unless it is a terminal.
+async fn api_stdin() -> anyhow::Result<Option<String>> {
+    if std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    tokio::io::stdin()
+        .read_to_end(&mut bytes)
+        .await
+        .context("could not read stdin")?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    String::from_utf8(bytes).map(Some).map_err(|_| {
+        CliError::usage(
+            "stdin is not UTF-8 text, and --api sends stdin as text; run without --api to \
+             forward binary stdin over SSH",
+        )
+    })
+}
+
+/// Follows `run` to its end (printing or, with `--json`, collecting its output); returns the
+/// exit code to leave with.
+pub(crate) async fn follow(ctx: &Ctx, vm_id: &str, mut run: Run<'_>) -> anyhow::Result<u8> {
+    let (cancel, caught) = cancel_on_signals()?;
+    let mut sink = match ctx.out.json {
+        true => Sink::Capture(Captured::default()),
+        false => Sink::Terminal,
+    };
+    let outcome = match run.follow(&mut sink, &cancel).await? {
+        Ended::Exit(code) => ExecOutcome::Exited(code as u32),
+        Ended::Cancelled => ExecOutcome::Cancelled,
+    };
+    let code = exit_code(&outcome, &caught);
+    if outcome == ExecOutcome::Cancelled {
+        eprintln!(
+            "tether: stopped following; the command goes on in the VM: rejoin it with \
+             `tether vm attach {vm_id} {}`",
+            run.exec_id()
+        );
+    }
+    if let Sink::Capture(captured) = sink {
+        let mut json = captured.json(vm_id, &outcome, code);
+        json["exec_id"] = run.exec_id().into();
+        ctx.out.print("", &json)?;
+    }
+    Ok(code)
 }
 
 /// Runs `spec` with its output going to this process's stdout and stderr as it arrives.
@@ -145,13 +217,13 @@ fn explain(outcome: &ExecOutcome, timeout: Option<Duration>) {
 
 /// Output collected for `--json`.
 #[derive(Default)]
-struct Captured {
+pub(crate) struct Captured {
     stdout: Vec<u8>,
     stderr: Vec<u8>,
 }
 
 impl Captured {
-    fn push(&mut self, stream: Stream, bytes: &[u8]) {
+    pub(crate) fn push(&mut self, stream: Stream, bytes: &[u8]) {
         match stream {
             Stream::Stdout => self.stdout.extend_from_slice(bytes),
             Stream::Stderr => self.stderr.extend_from_slice(bytes),

@@ -1,14 +1,20 @@
 //! One module per subcommand. Each returns the process exit code or an error that
 //! [`crate::report`] turns into one.
 
+mod account;
+mod commits;
 mod completion;
 mod cp;
 mod defaults;
 mod exec;
+mod exec_api;
+mod logs;
 mod mcp;
+mod repos;
 mod serve;
 mod sim;
 mod swarm;
+mod tags;
 mod tunnel;
 mod vm;
 
@@ -82,8 +88,13 @@ fn run_async(command: Command, json: bool, progress: bool) -> anyhow::Result<u8>
 
 async fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Vm(args) => vm::run(ctx, args.command).await.map(|()| 0),
+        Command::Vm(args) => vm::run(ctx, args.command).await,
         Command::Exec(args) => exec::run(ctx, args).await,
+        Command::Tag(command) => tags::run(ctx, command).await.map(|()| 0),
+        Command::Repo(command) => repos::run(ctx, command).await.map(|()| 0),
+        Command::Env(command) => account::env(ctx, command).await.map(|()| 0),
+        Command::Domain(command) => account::domain(ctx, command).await.map(|()| 0),
+        Command::Whoami => account::whoami(ctx).await.map(|()| 0),
         Command::Swarm(args) => swarm::run(ctx, args.command).await,
         Command::Cp(args) => cp::run(ctx, args).await.map(|()| 0),
         Command::Tunnel(args) => tunnel::run(ctx, args).await,

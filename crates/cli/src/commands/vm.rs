@@ -1,35 +1,36 @@
 //! `tether vm …`: the VM lifecycle, through the Vers API.
 
+use std::collections::BTreeMap;
+
+use anyhow::Context;
 use serde_json::{Value, json};
 use tether_router::{Progress, Router};
 use tether_vers::{BOOT_DEADLINE, BranchSource};
-use tether_wire::{
-    BranchQuery, CommitInfo, CommitQuery, CommitRequest, ListCommitsQuery, RequestedState, Vm,
-    VmConfig, VmMetadata,
-};
+use tether_wire::{BranchQuery, RequestedState, Vm, VmConfig, VmMetadata};
 
-use super::Ctx;
-use crate::cli::{BranchArgs, CommitArgs, NewArgs, VmCommand};
+use super::tags::parse_tag;
+use super::{Ctx, commits, logs};
+use crate::cli::{BranchArgs, LabelArgs, NewArgs, VmCommand};
 use crate::output::table;
 
-/// Page size when listing commits.
-const COMMIT_PAGE: u64 = 100;
-
 /// Runs a `tether vm` subcommand.
-pub(crate) async fn run(ctx: &Ctx, command: VmCommand) -> anyhow::Result<()> {
+pub(crate) async fn run(ctx: &Ctx, command: VmCommand) -> anyhow::Result<u8> {
     let router = ctx.router().await?;
-    match command {
+    let done = match command {
         VmCommand::New(args) => new(ctx, &router, args).await,
-        VmCommand::Ls => list(ctx, &router).await,
+        VmCommand::Ls(args) => list(ctx, &router, &args.labels).await,
         VmCommand::Info(args) => info(ctx, &router, &args.vm).await,
         VmCommand::Rm(args) => remove(ctx, &router, &args.vms).await,
         VmCommand::Branch(args) => branch(ctx, &router, args).await,
-        VmCommand::Commit(args) => commit(ctx, &router, args).await,
-        VmCommand::Restore(args) => restore(ctx, &router, &args.commit).await,
         VmCommand::Pause(args) => set_state(ctx, &router, &args.vm, RequestedState::Paused).await,
         VmCommand::Resume(args) => set_state(ctx, &router, &args.vm, RequestedState::Running).await,
-        VmCommand::Commits => commits(ctx, &router).await,
-    }
+        VmCommand::Label(args) => label(ctx, &router, args).await,
+        VmCommand::Disk(args) => disk(ctx, &router, &args.vm, args.size_mib).await,
+        VmCommand::Logs(args) => return logs::logs(ctx, &router, args).await,
+        VmCommand::Attach(args) => return logs::attach(ctx, &router, args).await,
+        command => commits::run(ctx, &router, command).await,
+    };
+    done.map(|()| 0)
 }
 
 async fn new(ctx: &Ctx, router: &Router, args: NewArgs) -> anyhow::Result<()> {
@@ -47,8 +48,13 @@ async fn new(ctx: &Ctx, router: &Router, args: NewArgs) -> anyhow::Result<()> {
     ctx.out.print(&vm_id, &serde_json::to_value(&vm)?)
 }
 
-async fn list(ctx: &Ctx, router: &Router) -> anyhow::Result<()> {
-    let vms = router.vers().list_vms().await?;
+async fn list(ctx: &Ctx, router: &Router, wanted: &[(String, String)]) -> anyhow::Result<()> {
+    let mut vms = router.vers().list_vms().await?;
+    vms.retain(|vm| {
+        wanted
+            .iter()
+            .all(|(k, v)| vm.labels.get(k).is_some_and(|have| have == v))
+    });
     let active = router.active(&ctx.cwd)?;
     let is_default = |vm: &Vm| active.vm_id() == Some(vm.vm_id.as_str());
     let mut rows = vec![
@@ -71,7 +77,12 @@ async fn list(ctx: &Ctx, router: &Router) -> anyhow::Result<()> {
         json.push(value);
     }
     if vms.is_empty() && !ctx.out.json {
-        eprintln!("tether: no VMs; create one with `tether vm new`");
+        match wanted.is_empty() {
+            true => eprintln!("tether: no VMs; create one with `tether vm new`"),
+            false => {
+                eprintln!("tether: no VM has all these labels; see every VM's with `tether vm ls`")
+            }
+        }
         return Ok(());
     }
     ctx.out.print(&table(&rows), &Value::Array(json))
@@ -119,47 +130,69 @@ async fn remove(ctx: &Ctx, router: &Router, queries: &[String]) -> anyhow::Resul
 }
 
 async fn branch(ctx: &Ctx, router: &Router, args: BranchArgs) -> anyhow::Result<()> {
-    let vm_id = router.resolve_vm(&args.vm).await?;
+    let (source, source_json) = match (&args.tag, &args.vm) {
+        (Some(tag), _) => {
+            let reference = parse_tag(tag)?;
+            let name = reference.to_string();
+            (BranchSource::Tag(reference), json!({ "source_tag": name }))
+        }
+        (None, Some(vm)) => {
+            let vm_id = router.resolve_vm(vm).await?;
+            (
+                BranchSource::Vm(vm_id.clone()),
+                json!({ "source_vm_id": vm_id }),
+            )
+        }
+        (None, None) => unreachable_source()?,
+    };
     let query = BranchQuery {
         count: Some(args.count),
         keep_paused: args.keep_paused.then_some(true),
         skip_wait_boot: None,
     };
     let wait = ctx.progress.begin("branching VM…");
-    let vm_ids = router
-        .vers()
-        .branch(&BranchSource::Vm(vm_id.clone()), query)
-        .await?;
+    let vm_ids = router.vers().branch(&source, query).await?;
     drop(wait);
-    let json = json!({ "source_vm_id": vm_id, "vm_ids": vm_ids });
+    let mut json = source_json;
+    json["vm_ids"] = json!(vm_ids);
     ctx.out.print(&vm_ids.join("\n"), &json)
 }
 
-async fn commit(ctx: &Ctx, router: &Router, args: CommitArgs) -> anyhow::Result<()> {
-    let vm_id = router.resolve_vm(&args.vm).await?;
-    let query = CommitQuery {
-        keep_paused: args.keep_paused.then_some(true),
-        skip_wait_boot: None,
-    };
-    let request = CommitRequest {
-        commit_id: None,
-        name: args.name,
-        description: args.description,
-    };
-    let wait = ctx.progress.begin("committing VM…");
-    let commit_id = router.vers().commit(&vm_id, query, &request).await?;
-    drop(wait);
-    let json = json!({ "vm_id": vm_id, "commit_id": commit_id });
-    ctx.out.print(&commit_id, &json)
+/// clap requires a VM or --tag; this is the error should it ever let neither through.
+fn unreachable_source<T>() -> anyhow::Result<T> {
+    Err(crate::report::CliError::usage(
+        "give a VM to branch, or --tag NAME",
+    ))
 }
 
-async fn restore(ctx: &Ctx, router: &Router, query: &str) -> anyhow::Result<()> {
-    let commit_id = router.resolve_commit(query).await?;
-    let wait = ctx.progress.begin("restoring commit…");
-    let vm_id = router.vers().from_commit(&commit_id).await?;
-    drop(wait);
-    let json = json!({ "commit_id": commit_id, "vm_id": vm_id });
-    ctx.out.print(&vm_id, &json)
+async fn label(ctx: &Ctx, router: &Router, args: LabelArgs) -> anyhow::Result<()> {
+    let vm_id = router.resolve_vm(&args.vm).await?;
+    let vers = router.vers();
+    let wanted: BTreeMap<String, String> = args.labels.into_iter().collect();
+    match (args.replace, wanted.is_empty()) {
+        (true, _) => vers.replace_labels(&vm_id, wanted).await?,
+        (false, false) => vers.set_labels(&vm_id, wanted).await?,
+        (false, true) => {}
+    }
+    for name in &args.remove {
+        vers.remove_label(&vm_id, name).await?;
+    }
+    let vm = vers.status(&vm_id).await?;
+    let json = json!({ "vm_id": vm_id, "labels": vm.labels });
+    ctx.out.print(&labels(&vm).replace(',', "\n"), &json)
+}
+
+async fn disk(ctx: &Ctx, router: &Router, query: &str, size_mib: u32) -> anyhow::Result<()> {
+    let vm_id = router.resolve_vm(query).await?;
+    router
+        .vers()
+        .resize_disk(&vm_id, size_mib)
+        .await
+        .with_context(|| {
+            format!("VM {vm_id}'s disk was not resized to {size_mib} MiB (a disk only grows)")
+        })?;
+    let json = json!({ "vm_id": vm_id, "fs_size_mib": size_mib });
+    ctx.out.print(&format!("{size_mib} MiB"), &json)
 }
 
 async fn set_state(
@@ -184,43 +217,8 @@ async fn set_state(
     ctx.out.print(&vm_id, &serde_json::to_value(&vm)?)
 }
 
-async fn commits(ctx: &Ctx, router: &Router) -> anyhow::Result<()> {
-    let mut all: Vec<CommitInfo> = Vec::new();
-    loop {
-        let query = ListCommitsQuery {
-            limit: Some(COMMIT_PAGE),
-            offset: Some(all.len() as u64),
-        };
-        let page = router.vers().list_commits(query).await?;
-        let got = page.commits.len() as u64;
-        all.extend(page.commits);
-        if got < COMMIT_PAGE || all.len() as u64 >= page.total {
-            break;
-        }
-    }
-    if all.is_empty() && !ctx.out.json {
-        eprintln!("tether: no commits; make one with `tether vm commit VM`");
-        return Ok(());
-    }
-    let mut rows = vec![
-        ["COMMIT ID", "NAME", "VM", "CREATED"]
-            .map(str::to_owned)
-            .to_vec(),
-    ];
-    for commit in &all {
-        let vm = commit.parent_vm_id.clone().unwrap_or_else(|| "-".into());
-        rows.push(vec![
-            commit.commit_id.clone(),
-            commit.name.clone(),
-            vm,
-            commit.created_at.clone(),
-        ]);
-    }
-    ctx.out.print(&table(&rows), &serde_json::to_value(&all)?)
-}
-
 /// A state as the API spells it (`running`).
-fn state_name(state: &tether_wire::VmState) -> anyhow::Result<String> {
+pub(crate) fn state_name(state: &tether_wire::VmState) -> anyhow::Result<String> {
     Ok(serde_json::to_value(state)?
         .as_str()
         .unwrap_or_default()

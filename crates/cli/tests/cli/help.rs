@@ -10,6 +10,10 @@ async fn help_documents_every_command_and_the_exit_codes() {
         &["--help"][..],
         &["exec", "--help"],
         &["vm", "--help"],
+        &["tag", "--help"],
+        &["repo", "--help"],
+        &["env", "--help"],
+        &["domain", "--help"],
         &["cp", "--help"],
         &["tunnel", "--help"],
     ] {

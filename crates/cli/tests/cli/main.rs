@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod bad_input;
+mod catalog;
 mod defaults;
 mod embedded;
 mod exec;
@@ -10,6 +11,7 @@ mod files;
 mod help;
 mod lifecycle;
 mod mcp;
+mod reattach;
 mod swarm;
 mod tunnel;
 
