@@ -106,6 +106,8 @@ fn vers(err: &VersError) -> ErrorKind {
         | VmStopped { .. }
         | VmDead { .. }
         | Conflict { .. }
+        | Taken { .. }
+        | ForeignTag { .. }
         | Refused { .. } => ErrorKind::Usage,
         _ => ErrorKind::Internal,
     }

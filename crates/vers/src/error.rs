@@ -241,7 +241,7 @@ pub enum VersError {
     },
     /// The request was malformed in the API's eyes (400, 422).
     #[error(
-        "the Vers API rejected {method} {path} as invalid ({status}): {message}; correct the request and retry (if tether built it, report this as a bug)"
+        "the Vers API rejected {method} {path} as invalid ({status}): {message}; correct the request and retry"
     )]
     Invalid {
         /// 400 or 422.

@@ -72,10 +72,10 @@ pub(crate) enum Command {
     /// Run a command on a VM (the default VM if none is given), streaming its output.
     ///
     /// One CMD argument is a shell command line (`tether exec -- 'cd /src && make'`); several
-    /// are quoted and joined, so each stays one argument. Only -e variables reach the command,
-    /// never this machine's environment; with --api it also gets the account's `tether env`
-    /// variables the VM was made with. Stdin is forwarded when it is not a terminal. Exits
-    /// with the remote exit code.
+    /// are quoted and joined, so each stays one argument. The command gets the account's
+    /// `tether env` variables the VM was made with and the -e variables, never this machine's
+    /// environment. Stdin is forwarded when it is not a terminal. Exits with the remote exit
+    /// code.
     ///
     /// By default the command runs over the VM's SSH-in-TLS connection, and Ctrl-C kills the
     /// remote process group. With --api it runs through the Vers API's exec stream under an

@@ -334,6 +334,12 @@ async fn labels_disks_variables_domains_and_whoami() {
         .run(&["exec", "--api", &web, "--", "echo \"$GREETING\""])
         .await;
     assert_eq!(greeting.ok(), "hello there");
+    let over_ssh = env.run(&["exec", &web, "--", "echo \"$GREETING\""]).await;
+    assert_eq!(
+        over_ssh.ok(),
+        "hello there",
+        "SSH sessions read /etc/environment"
+    );
     env.run(&["env", "rm", "A"]).await.ok();
     fails(&env.run(&["env", "rm", "A"]).await, 1, "`tether env ls`");
     let replaced = env.run(&["env", "set", "ONLY=1", "--replace"]).await;

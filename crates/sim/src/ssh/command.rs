@@ -45,7 +45,12 @@ pub(super) enum Program {
 }
 
 /// The command a channel's program runs as.
-pub(super) fn command(program: Program, peer: &Peer, request: &Request) -> Command {
+pub(super) fn command(
+    program: Program,
+    peer: &Peer,
+    vm_env: &[(String, String)],
+    request: &Request,
+) -> Command {
     let terminal = request.pty.as_ref().map(|(_, size)| *size);
     let (argv, stdio) = match program {
         Program::Exec(line) => (process::exec_argv(&line), terminal),
@@ -55,14 +60,19 @@ pub(super) fn command(program: Program, peer: &Peer, request: &Request) -> Comma
     let stdio = stdio.map_or(Stdio::Pipes, Stdio::Pty);
     Command {
         argv,
-        env: environment(peer, request),
+        env: environment(peer, vm_env, request),
         cwd: Some(HOME.to_owned()),
         stdio,
     }
 }
 
-/// sshd's environment for root, the terminal type, then what the client sent.
-fn environment(peer: &Peer, request: &Request) -> Vec<(String, String)> {
+/// sshd's environment for root, the VM's `/etc/environment` (as `pam_env` adds it), the
+/// terminal type, then what the client sent.
+fn environment(
+    peer: &Peer,
+    vm_env: &[(String, String)],
+    request: &Request,
+) -> Vec<(String, String)> {
     let (remote, local) = (peer.remote, peer.local);
     let mut env: Vec<(String, String)> = [
         ("PATH", PATH.to_owned()),
@@ -92,7 +102,8 @@ fn environment(peer: &Peer, request: &Request) -> Vec<(String, String)> {
         .pty
         .as_ref()
         .map(|(term, _)| ("TERM".to_owned(), term.clone()));
-    for (name, value) in term.into_iter().chain(request.env.iter().cloned()) {
+    let vm_env = vm_env.iter().cloned();
+    for (name, value) in vm_env.chain(term).chain(request.env.iter().cloned()) {
         match env.iter_mut().find(|(known, _)| *known == name) {
             Some(entry) => entry.1 = value,
             None => env.push((name, value)),
@@ -139,7 +150,18 @@ mod tests {
         slot.pty = Some(("xterm-256color".into(), DEFAULT_PTY_SIZE));
         slot.env.push(("LANG".into(), "C.UTF-8".into()));
         slot.env.push(("HOME".into(), "/tmp".into()));
-        let env = environment(&peer(), &slot);
+        slot.env.push(("GREETING".into(), "from the client".into()));
+        let vm_env = [
+            ("GREETING".to_owned(), "from the VM".to_owned()),
+            ("REGION".to_owned(), "local".to_owned()),
+        ];
+        let env = environment(&peer(), &vm_env, &slot);
+        assert_eq!(
+            get(&env, "REGION"),
+            Some("local"),
+            "/etc/environment is read"
+        );
+        assert_eq!(get(&env, "GREETING"), Some("from the client"));
         assert_eq!(get(&env, "PATH"), Some(PATH));
         assert_eq!(get(&env, "USER"), Some("root"));
         assert_eq!(get(&env, "TERM"), Some("xterm-256color"));
@@ -155,14 +177,14 @@ mod tests {
 
     #[test]
     fn environment_without_terminal_has_no_term() {
-        let env = environment(&peer(), &slot());
+        let env = environment(&peer(), &[], &slot());
         assert_eq!(get(&env, "TERM"), None);
         assert_eq!(env.len(), 7);
     }
 
     #[test]
     fn commands_run_in_root_home_through_bash() {
-        let command = command(Program::Exec(b"echo hi".to_vec()), &peer(), &slot());
+        let command = command(Program::Exec(b"echo hi".to_vec()), &peer(), &[], &slot());
         assert_eq!(command.argv, ["/bin/bash", "-c", "echo hi"]);
         assert_eq!(command.cwd.as_deref(), Some("/root"));
         assert!(matches!(command.stdio, Stdio::Pipes));
@@ -183,7 +205,7 @@ mod tests {
                 cols: 100
             })
         ));
-        let sftp = self::command(Program::Sftp, &peer(), &with_pty);
+        let sftp = self::command(Program::Sftp, &peer(), &[], &with_pty);
         assert_eq!(sftp.argv, [SFTP_SERVER]);
         assert!(
             matches!(sftp.stdio, Stdio::Pipes),
@@ -192,7 +214,7 @@ mod tests {
     }
 
     fn command_for_shell(slot: &Request) -> Command {
-        command(Program::Shell, &peer(), slot)
+        command(Program::Shell, &peer(), &[], slot)
     }
 
     #[test]

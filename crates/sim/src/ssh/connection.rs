@@ -29,6 +29,8 @@ pub(super) struct Connection<D> {
     token: CancellationToken,
     _cancel_on_drop: DropGuard,
     logged_in: Option<oneshot::Sender<()>>,
+    /// The VM's `/etc/environment`, read at the first session (as PAM's `pam_env` would).
+    vm_env: Option<Vec<(String, String)>>,
 }
 
 /// A session channel: what the client asked for so far, and its process once started.
@@ -57,6 +59,7 @@ impl<D: VmDirectory> Connection<D> {
             _cancel_on_drop: token.clone().drop_guard(),
             token,
             logged_in: Some(logged_in),
+            vm_env: None,
         }
     }
 
@@ -94,6 +97,10 @@ impl<D: VmDirectory> Connection<D> {
         session: &mut Session,
     ) -> Result<(), SshError> {
         let vm = self.directory.lookup(&self.vm_id).await?;
+        if self.vm_env.is_none() {
+            self.vm_env = Some(crate::vm_env::read(&*vm.vm).await);
+        }
+        let vm_env = self.vm_env.as_deref().unwrap_or_default();
         let Some(slot) = self.channels.get_mut(&id) else {
             return Ok(());
         };
@@ -104,7 +111,7 @@ impl<D: VmDirectory> Connection<D> {
             .writer
             .take()
             .ok_or(SshError::AlreadyStarted { channel: id })?;
-        let command = command(program, &self.peer, &slot.request);
+        let command = command(program, &self.peer, vm_env, &slot.request);
         let out = Output {
             id,
             writer,
