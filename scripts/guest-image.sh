@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds what a tether KVM guest boots from, and prints where it is:
 #
-#   kernel=<path>   the Debian kernel (/boot/vmlinuz-<version> of linux-image-amd64)
+#   kernel=<path>   the Debian kernel (/boot/vmlinuz-<version> of linux-image-amd64) as an
+#                   uncompressed vmlinux, which QEMU boots through its PVH entry
 #   initrd=<path>   an uncompressed initramfs: tether-guest as /init, plus the virtio and ext4
 #                   modules of that kernel and the order to load them in (/modules/order)
 #   rootfs=<path>   a raw ext4 image of a minimal Debian bookworm (scripts/guest-packages.txt)
@@ -43,6 +44,7 @@ check_prerequisites() {
   command -v cpio >/dev/null || missing+=(cpio)
   command -v modprobe >/dev/null || missing+=(kmod)
   command -v readelf >/dev/null || missing+=(binutils)
+  command -v xz >/dev/null || missing+=(xz-utils)
   [ ${#missing[@]} -eq 0 ] || die "missing tools; install them with: apt-get install -y ${missing[*]}"
 }
 
@@ -110,10 +112,20 @@ build_boot() {
     done < <(modprobe -S "$version" --show-depends "$mod" | grep '^insmod ')
   done
   (cd "$staging" && find . -print0 | LC_ALL=C sort -z | cpio --quiet -o -0 -H newc -R 0:0) >"$tmp/out/initrd.cpio"
-  cp "/boot/vmlinuz-$version" "$tmp/out/vmlinuz"
+  extract_vmlinux "/boot/vmlinuz-$version" "$tmp/out/vmlinux"
   rm -rf "$staging"
   mv "$tmp/out" "$out"
   rmdir "$tmp"
+}
+
+# The ELF kernel inside a bzImage: the xz stream after the setup code, decompressed (xz
+# reports the bytes after the stream as trailing garbage; the ELF check decides).
+extract_vmlinux() {
+  local image=$1 out=$2 offset
+  offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$image" | head -1 | cut -d: -f1)
+  [ -n "$offset" ] || die "$image holds no xz-compressed kernel; this script knows only Debian's xz bzImage"
+  tail -c +$((offset + 1)) "$image" | xz -dc >"$out" 2>/dev/null || true
+  [ "$(head -c 4 "$out" | od -An -c | tr -d ' ')" = '177ELF' ] || die "could not extract vmlinux from $image"
 }
 
 main() {
@@ -134,7 +146,7 @@ main() {
   boot_dir=$cache/boot-$(hash_of "$script" "/boot/vmlinuz-$version" "$guest_bin" <(echo "$version"))
   [ -d "$boot_dir" ] || build_boot "$boot_dir" "$version"
 
-  echo "kernel=$boot_dir/vmlinuz"
+  echo "kernel=$boot_dir/vmlinux"
   echo "initrd=$boot_dir/initrd.cpio"
   echo "rootfs=$rootfs_dir/rootfs.ext4"
 }
