@@ -8,10 +8,14 @@
 #   rootfs=<path>   a raw ext4 image of a minimal Debian bookworm (scripts/guest-packages.txt)
 #
 # Each part is cached under $TETHER_GUEST_CACHE (default ~/.cache/tether/guest) in a directory
-# named by a hash of its inputs: the root filesystem by this script and the package list, the
-# boot files by this script, the kernel and the tether-guest binary. A part is rebuilt only when
+# named by a hash of its inputs: the root filesystem by the shell function that builds it and
+# the package list, the boot files by the functions that build them, the kernel, the module
+# list and the tether-guest binary. A part is rebuilt only when
 # one of its inputs changes. Needs root (mmdebstrap in root mode, mknod) and, for the root
 # filesystem only, the Debian mirror.
+#
+# Exit status: 0 built or cached, 3 a prerequisite is missing (the message says how to
+# install it), anything else a failure.
 #
 # Usage: scripts/guest-image.sh [--guest-bin PATH]
 #   --guest-bin PATH  use this statically linked tether-guest instead of building it with cargo
@@ -27,17 +31,19 @@ modules=(virtio_mmio virtio_blk virtio_console virtio_net virtio-rng ext4)
 guest_bin=
 
 die() { echo "guest-image: $*" >&2; exit 1; }
+# Exit status 3: a prerequisite is missing (callers such as the tests skip on it).
+missing() { echo "guest-image: $*" >&2; exit 3; }
 
 while [ $# -gt 0 ]; do
   case $1 in
     --guest-bin) guest_bin=${2:?--guest-bin needs a path}; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$script" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
 done
 
 check_prerequisites() {
-  [ "$(id -u)" = 0 ] || die "must run as root (mmdebstrap root mode and mknod need it); run it with sudo"
+  [ "$(id -u)" = 0 ] || missing "must run as root (mmdebstrap root mode and mknod need it); run it with sudo"
   local missing=()
   command -v mmdebstrap >/dev/null || missing+=(mmdebstrap)
   command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
@@ -45,7 +51,7 @@ check_prerequisites() {
   command -v modprobe >/dev/null || missing+=(kmod)
   command -v readelf >/dev/null || missing+=(binutils)
   command -v xz >/dev/null || missing+=(xz-utils)
-  [ ${#missing[@]} -eq 0 ] || die "missing tools; install them with: apt-get install -y ${missing[*]}"
+  [ ${#missing[@]} -eq 0 ] || missing "missing tools; install them with: apt-get install -y ${missing[*]}"
 }
 
 # The newest /boot/vmlinuz-* whose modules are installed.
@@ -58,7 +64,7 @@ find_kernel() {
       return
     fi
   done
-  die "no readable /boot/vmlinuz-* with its modules; install them with: apt-get install -y linux-image-amd64"
+  missing "no readable /boot/vmlinuz-* with its modules; install them with: apt-get install -y linux-image-amd64"
 }
 
 build_guest_bin() {
@@ -141,9 +147,12 @@ main() {
     die "'$guest_bin' is dynamically linked; it runs as the guest's /init, so build it with RUSTFLAGS='-C target-feature=+crt-static'"
   fi
 
-  rootfs_dir=$cache/rootfs-$(hash_of "$script" "$packages_file" <(echo "$suite $rootfs_size"))
+  # Each key hashes the code that builds the part (not the whole script), so editing the
+  # rest of this script does not rebuild the root filesystem.
+  rootfs_dir=$cache/rootfs-$(hash_of <(declare -f build_rootfs) "$packages_file" <(echo "$suite $rootfs_size"))
   [ -d "$rootfs_dir" ] || build_rootfs "$rootfs_dir"
-  boot_dir=$cache/boot-$(hash_of "$script" "/boot/vmlinuz-$version" "$guest_bin" <(echo "$version"))
+  boot_dir=$cache/boot-$(hash_of <(declare -f build_boot extract_vmlinux) "/boot/vmlinuz-$version" \
+    "$guest_bin" <(echo "$version ${modules[*]}"))
   [ -d "$boot_dir" ] || build_boot "$boot_dir" "$version"
 
   echo "kernel=$boot_dir/vmlinux"

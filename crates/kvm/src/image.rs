@@ -8,6 +8,9 @@ use tokio::process::Command;
 /// How long building the image from scratch may take (mmdebstrap downloads ~100 MB).
 pub const IMAGE_BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The script's exit status when a prerequisite is missing (not root, a tool not installed).
+const MISSING_PREREQUISITE: i32 = 3;
+
 /// Paths of a built guest image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestImage {
@@ -21,7 +24,8 @@ pub struct GuestImage {
 
 impl GuestImage {
     /// Runs `script` (the repository's `scripts/guest-image.sh`) and reads the paths it
-    /// prints. A cached image returns in well under a second.
+    /// prints. A cached image returns in well under a second. A missing prerequisite is
+    /// [`KvmError::Unavailable`].
     pub async fn build(script: &Path) -> Result<Self, KvmError> {
         let mut command = Command::new(script);
         command.kill_on_drop(true);
@@ -34,6 +38,11 @@ impl GuestImage {
             })?
             .map_err(|e| KvmError::io(format!("running {}", script.display()), e))?;
         let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.code() == Some(MISSING_PREREQUISITE) {
+            return Err(KvmError::Unavailable {
+                reason: tail(&stderr, 5),
+            });
+        }
         if !output.status.success() {
             return Err(KvmError::Image {
                 script: script.to_owned(),
