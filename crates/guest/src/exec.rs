@@ -220,11 +220,8 @@ fn spawn_writer(
     std::thread::spawn(move || {
         while let Ok(chunk) = input.recv() {
             match chunk {
-                Some(bytes) => {
-                    if sink.write_all(&bytes).is_err() {
-                        break;
-                    }
-                }
+                Some(bytes) if sink.write_all(&bytes).is_err() => break,
+                Some(_) => {}
                 None if closable => break,
                 None => {}
             }

@@ -1,5 +1,6 @@
 //! The agent as an ordinary process (`tether-guest --stdio`), driven by the host library's
 //! client: the same scenarios the QEMU guest runs, without a VM.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../../kvm/tests/common/scenarios.rs"]
 #[allow(dead_code)]

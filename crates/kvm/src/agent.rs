@@ -15,6 +15,8 @@ use tokio::sync::mpsc;
 /// How long a request may wait for the guest's first answer (`Started`, `Stat`, …).
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The events of one request, each with its payload.
+pub(crate) type Replies = mpsc::UnboundedReceiver<(Event, Vec<u8>)>;
 type Routes = Arc<Mutex<Option<HashMap<u64, mpsc::UnboundedSender<(Event, Vec<u8>)>>>>>;
 
 /// A connected agent. Cheap to clone; every clone shares the one stream. The reader and
@@ -151,9 +153,7 @@ impl AgentClient {
         self.send(&Request::PowerOff, &[])
     }
 
-    pub(crate) fn open_route(
-        &self,
-    ) -> Result<(u64, mpsc::UnboundedReceiver<(Event, Vec<u8>)>), KvmError> {
+    pub(crate) fn open_route(&self) -> Result<(u64, Replies), KvmError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
         let mut routes = lock(&self.routes);
@@ -202,7 +202,7 @@ fn disconnected() -> KvmError {
 
 /// The next event for one route, within [`REPLY_TIMEOUT`].
 pub(crate) async fn next_reply(
-    events: &mut mpsc::UnboundedReceiver<(Event, Vec<u8>)>,
+    events: &mut Replies,
     what: &'static str,
 ) -> Result<(Event, Vec<u8>), KvmError> {
     match tokio::time::timeout(REPLY_TIMEOUT, events.recv()).await {

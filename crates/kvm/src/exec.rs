@@ -1,9 +1,8 @@
 //! A running command in the guest: its events, stdin, signals and pty.
 
-use crate::agent::AgentClient;
+use crate::agent::{AgentClient, Replies};
 use crate::error::KvmError;
 use tether_guest_proto::{Event, PtySize, Request, Stream};
-use tokio::sync::mpsc;
 
 /// One event of a running command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +41,7 @@ pub struct Exec {
     pub(crate) id: u64,
     pub(crate) pid: u32,
     pub(crate) pty: bool,
-    pub(crate) events: mpsc::UnboundedReceiver<(Event, Vec<u8>)>,
+    pub(crate) events: Replies,
     pub(crate) client: AgentClient,
 }
 

@@ -78,6 +78,7 @@ pub(crate) fn tail(text: &str, lines: usize) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,6 +1,7 @@
 //! A real QEMU microVM: boot, then every agent scenario inside the guest, then the
 //! configured memory and vCPUs, then a clean power-off. One boot for all (a TCG boot takes
 //! seconds). Skips, saying why, where /dev/kvm, QEMU or the image's prerequisites are missing.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 

@@ -126,22 +126,24 @@ pub async fn pty_with_resize(agent: &AgentClient) {
     assert_eq!(out.code, 0);
 }
 
+fn assert_not_found(err: &KvmError) {
+    let found = matches!(
+        err,
+        KvmError::Guest {
+            kind: ErrorKind::NotFound,
+            ..
+        }
+    );
+    assert!(found, "expected the guest's NotFound, got: {err}");
+}
+
 pub async fn missing_program_is_not_found(agent: &AgentClient) {
     let err = agent
         .exec(ExecRequest::new(["/no/such/program"]))
         .await
         .err()
         .unwrap();
-    assert!(
-        matches!(
-            &err,
-            KvmError::Guest {
-                kind: ErrorKind::NotFound,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_not_found(&err);
 }
 
 pub async fn file_round_trip(agent: &AgentClient) {
@@ -164,14 +166,5 @@ pub async fn file_round_trip(agent: &AgentClient) {
         .await
         .err()
         .unwrap();
-    assert!(
-        matches!(
-            &err,
-            KvmError::Guest {
-                kind: ErrorKind::NotFound,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert_not_found(&err);
 }
