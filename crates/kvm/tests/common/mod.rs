@@ -1,0 +1,4 @@
+//! Shared test bodies.
+
+#[allow(dead_code)]
+pub mod scenarios;
