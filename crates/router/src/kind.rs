@@ -77,6 +77,7 @@ fn router(err: &RouterError) -> Option<ErrorKind> {
         | RouterError::LocalPortInUse { .. }
         | RouterError::Listen { .. }
         | RouterError::BadTunnel { .. } => ErrorKind::Usage,
+        RouterError::ToolFailed { kind, .. } => *kind,
         RouterError::SimStart { .. } | RouterError::SimStartTimeout { .. } => {
             ErrorKind::Unavailable
         }
@@ -106,6 +107,8 @@ fn vers(err: &VersError) -> ErrorKind {
         | VmStopped { .. }
         | VmDead { .. }
         | Conflict { .. }
+        | Taken { .. }
+        | ForeignTag { .. }
         | Refused { .. } => ErrorKind::Usage,
         _ => ErrorKind::Internal,
     }
