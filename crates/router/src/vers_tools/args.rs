@@ -69,6 +69,7 @@ pub struct VmRestoreArgs {
 /// What `vm_tag` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum TagAction {
     /// The account's tags, or one repository's.
     List,
@@ -103,6 +104,7 @@ pub struct VmTagArgs {
 /// What `vm_repo` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum RepoAction {
     /// The account's repositories.
     List,
@@ -146,6 +148,7 @@ pub struct VmRepoArgs {
 /// What `vm_label` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum LabelAction {
     /// Add or change these labels, keeping the others.
     Set,
@@ -222,6 +225,7 @@ pub struct VmDiskArgs {
 /// What `vm_env` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(inline)]
 pub enum EnvAction {
     /// The account's variables.
     List,

@@ -1,7 +1,7 @@
 //! `vm_tag`: list, show, create, move and delete commit tags.
 
 use serde_json::json;
-use tether_vers::TagEntry;
+use tether_vers::{TagEntry, TagRef, VersError};
 use tether_wire::UpdateTagRequest;
 
 use super::args::{TagAction, VmTagArgs};
@@ -25,6 +25,12 @@ pub(super) async fn vm_tag(router: &Router, args: VmTagArgs) -> Result<ToolReply
         };
     }
     let reference = tag_ref(needed(&args.tag, "vm_tag", action, "tag")?)?;
+    if let (TagRef::Repo { org: Some(_), .. }, false) = (&reference, args.action == TagAction::Show)
+    {
+        return Err(for_tools(VersError::ForeignTag {
+            reference: reference.to_string(),
+        }));
+    }
     let vers = router.vers();
     let commit = |what: &str| needed(&args.commit_id, "vm_tag", action, what).cloned();
     let (text, entry) = match args.action {
