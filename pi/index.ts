@@ -29,6 +29,7 @@ import { Type } from "typebox";
 import { registerBackgroundTools } from "./background.js";
 import { registerSwarmTools } from "./swarm.js";
 import { registerTunnelTool } from "./tunnel.js";
+import { registerVersTools } from "./vers.js";
 
 type Json = any;
 type Active = { vmId: string; home: string; cwd: string };
@@ -390,18 +391,30 @@ export default function tether(pi: ExtensionAPI) {
 		},
 	});
 
+	const vers = registerVersTools(pi, call);
+
 	pi.registerTool({
 		...createBashToolDefinition("~"),
 		name: "vm_exec",
 		label: "Run on VM",
-		description: "Execute a shell command on a given Vers VM (in its home directory), whichever VM is active. Output is truncated like bash's.",
+		description: "Execute a shell command on a given Vers VM (in its home directory), whichever VM is active. Output is truncated like bash's. With detach: true it starts the command and returns its exec id at once; vm_attach reads its output and exit code.",
 		promptSnippet: "Run a command on a specific Vers VM",
 		parameters: Type.Object({
 			vmId: vmIdParam("to run on"),
 			command: Type.String({ description: "Shell command" }),
 			timeout: Type.Optional(Type.Number({ description: "Timeout in seconds" })),
+			detach: Type.Optional(
+				Type.Boolean({
+					description:
+						"Start the command through the Vers API and return its exec id at once; it keeps running, and vm_attach (or vm_logs) reads its output and exit code.",
+				}),
+			),
 		}),
 		async execute(id, p: Json, signal, onUpdate, ctx) {
+			if (p.detach) {
+				const r = await vers("vm_exec", { vmId: p.vmId, command: p.command, timeout: p.timeout, detach: true });
+				return text(r.text, r.details);
+			}
 			// Runs in that VM's home ("~" on the VM), without changing the active VM.
 			return createBashToolDefinition("~", { operations: bashOps(p.vmId) }).execute(id, { command: p.command, timeout: p.timeout }, signal, onUpdate, withCwd(ctx, "~"));
 		},
@@ -433,63 +446,6 @@ export default function tether(pi: ExtensionAPI) {
 		async execute(_id, _p, _s, _u, ctx) {
 			const previous = await goLocal(ctx);
 			return text(previous ? `Back to local (was routing to ${previous.vmId})` : "Back to local (no VM was active)", { previousVmId: previous?.vmId ?? null });
-		},
-	});
-
-	pi.registerTool({
-		name: "vm_list",
-		label: "List VMs",
-		description: "List the Vers VMs with their full ids and states, marking the active one.",
-		promptSnippet: "List Vers VMs",
-		parameters: Type.Object({}),
-		async execute() {
-			const r = await call("vm/list");
-			const lines = r.vms.map((vm: Json) => `${vm.vmId} ${vm.state} created ${vm.createdAt}${vm.active ? " (active)" : ""}`);
-			const sim = r.backend.kind === "simulator" ? " on the local simulator" : "";
-			return text([`${r.vms.length} VM(s)${sim}`, ...lines].join("\n"), { vms: r.vms, activeVmId: r.activeVmId });
-		},
-	});
-
-	pi.registerTool({
-		name: "vm_branch",
-		label: "Branch VM",
-		description: "Branch a VM: new VMs with a copy of its disk (running processes are not copied). Returns the new full VM ids.",
-		promptSnippet: "Branch a Vers VM into copies",
-		parameters: Type.Object({
-			vmId: Type.Optional(vmIdParam("to branch (default: the active VM)")),
-			count: Type.Optional(Type.Number({ description: "How many branches (default 1)" })),
-		}),
-		async execute(_id, p: Json) {
-			const r = await call("vm/branch", { vmId: p.vmId ?? active?.vmId, count: p.count });
-			return text(`Branched VM ${r.sourceVmId} -> ${r.vmIds.join(", ")}`, r);
-		},
-	});
-
-	pi.registerTool({
-		name: "vm_commit",
-		label: "Commit VM",
-		description: "Snapshot a VM's disk as a commit (restore it later with vm_restore).",
-		promptSnippet: "Commit (snapshot) a Vers VM",
-		parameters: Type.Object({
-			vmId: Type.Optional(vmIdParam("to commit (default: the active VM)")),
-			name: Type.Optional(Type.String({ description: "Commit name" })),
-			keep_paused: Type.Optional(Type.Boolean({ description: "Leave the VM paused afterwards" })),
-		}),
-		async execute(_id, p: Json) {
-			const r = await call("vm/commit", { vmId: p.vmId ?? active?.vmId, name: p.name, keepPaused: p.keep_paused });
-			return text(`VM ${r.vmId} committed: ${r.commitId}`, r);
-		},
-	});
-
-	pi.registerTool({
-		name: "vm_restore",
-		label: "Restore VM",
-		description: "Create a new VM from a commit. Returns its full VM id.",
-		promptSnippet: "Restore a Vers commit into a new VM",
-		parameters: Type.Object({ commitId: Type.String({ description: "Commit id (a unique prefix also works)" }) }),
-		async execute(_id, p: Json) {
-			const r = await call("vm/restore", { commitId: p.commitId });
-			return text(`Restored from commit ${r.commitId} -> VM ${r.vmId}`, r);
 		},
 	});
 

@@ -14,10 +14,13 @@ use tether_tools::args::{
 };
 use tether_tools::descriptions as tools;
 
-use crate::vm_args::{
-    CreateVmArgs, NoArgs, VmArgs, VmBranchArgs, VmCommitArgs, VmCopyArgs, VmExecArgs,
-    VmRestoreArgs, VmStateArgs,
+use tether_router::vers_tools::args::{
+    VmAttachArgs, VmBranchArgs, VmCommitArgs, VmDiskArgs, VmEnvArgs, VmLabelArgs, VmListArgs,
+    VmLogsArgs, VmRepoArgs, VmRestoreArgs, VmTagArgs,
 };
+use tether_router::vers_tools::descriptions as vers;
+
+use crate::vm_args::{CreateVmArgs, NoArgs, VmArgs, VmCopyArgs, VmExecArgs, VmStateArgs};
 
 /// What a tool does to its world, for the client's hints.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -65,7 +68,7 @@ const fn entry(
     }
 }
 
-const ENTRIES: [Entry; 30] = [
+const ENTRIES: [Entry; 37] = [
     entry(
         "create_vm",
         "Create VM",
@@ -76,8 +79,8 @@ const ENTRIES: [Entry; 30] = [
     entry(
         "vm_list",
         "List VMs",
-        "List the VMs: full id, state, creation time; marks the active one.",
-        schema::<NoArgs>,
+        vers::VM_LIST,
+        schema::<VmListArgs>,
         Effect::Reads,
     ),
     entry(
@@ -97,28 +100,28 @@ const ENTRIES: [Entry; 30] = [
     entry(
         "vm_exec",
         "Run on VM",
-        "Run one bash command on a VM without switching to it (same output rules as bash).",
+        "Run one bash command on a VM without switching to it (same output rules as bash). With detach: true it starts the command and returns its exec id at once; it keeps running, and vm_attach reads its output and exit code.",
         schema::<VmExecArgs>,
         Effect::Changes,
     ),
     entry(
         "vm_branch",
         "Branch VM",
-        "Branch a running VM: new VMs that are copies of it (memory, disk and processes). Returns their full ids.",
+        vers::VM_BRANCH,
         schema::<VmBranchArgs>,
         Effect::Changes,
     ),
     entry(
         "vm_commit",
         "Commit VM",
-        "Snapshot a VM's disk as a commit; returns the commit id (vm_restore makes a VM from it).",
+        vers::VM_COMMIT,
         schema::<VmCommitArgs>,
         Effect::Changes,
     ),
     entry(
         "vm_restore",
         "Restore commit",
-        "Create a new VM from a commit; returns its full id.",
+        vers::VM_RESTORE,
         schema::<VmRestoreArgs>,
         Effect::Changes,
     ),
@@ -149,6 +152,55 @@ const ENTRIES: [Entry; 30] = [
         VM_TUNNEL,
         schema::<VmTunnelArgs>,
         Effect::Changes,
+    ),
+    entry(
+        "vm_tag",
+        "Commit tags",
+        vers::VM_TAG,
+        schema::<VmTagArgs>,
+        Effect::Destroys,
+    ),
+    entry(
+        "vm_repo",
+        "Repositories",
+        vers::VM_REPO,
+        schema::<VmRepoArgs>,
+        Effect::Destroys,
+    ),
+    entry(
+        "vm_label",
+        "Label VM",
+        vers::VM_LABEL,
+        schema::<VmLabelArgs>,
+        Effect::Changes,
+    ),
+    entry(
+        "vm_logs",
+        "VM exec log",
+        vers::VM_LOGS,
+        schema::<VmLogsArgs>,
+        Effect::Reads,
+    ),
+    entry(
+        "vm_attach",
+        "Rejoin exec",
+        vers::VM_ATTACH,
+        schema::<VmAttachArgs>,
+        Effect::Reads,
+    ),
+    entry(
+        "vm_disk",
+        "Grow VM disk",
+        vers::VM_DISK,
+        schema::<VmDiskArgs>,
+        Effect::Changes,
+    ),
+    entry(
+        "vm_env",
+        "Environment variables",
+        vers::VM_ENV,
+        schema::<VmEnvArgs>,
+        Effect::Destroys,
     ),
     entry(
         "bash",

@@ -21,6 +21,7 @@ use crate::progress::{ProgressHub, Reporter};
 use crate::routing::{McpOptions, Routing};
 use crate::vm_args::NoArgs;
 use crate::{McpError, catalog, swarm_tools, vm_tools};
+use tether_router::vers_tools;
 
 /// How long calls still running when the client leaves get to wind down (their commands are
 /// cancelled, which kills the process groups).
@@ -30,7 +31,9 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const INSTRUCTIONS: &str = "tether runs bash, read, edit, write, ls, find, grep and background \
 processes (bg_*) on the active target: this machine, or a Vers VM chosen with vm_use (vm_local \
 switches back). create_vm makes a VM; vm_branch, vm_commit, vm_restore, vm_state, vm_delete and \
-vm_copy manage VMs; vm_tunnel forwards a VM's port to a local URL (preview a dev server). swarm_start branches a VM into N workers that each run a command or a pi \
+vm_copy manage VMs; vm_tag and vm_repo name commits (branch and restore by tag), vm_label and \
+vm_list with labels find VMs, vm_exec with detach: true starts a command that vm_attach and vm_logs \
+read, vm_disk grows a disk, vm_env sets variables for new VMs; vm_tunnel forwards a VM's port to a local URL (preview a dev server). swarm_start branches a VM into N workers that each run a command or a pi \
 agent in the background; swarm_wait gathers them, swarm_send gives agents a further message, \
 swarm_keep keeps the best and deletes the rest. \
 VM ids are full ids; a unique prefix is accepted as input.";
@@ -177,21 +180,20 @@ impl TetherMcp {
             arguments,
         };
         let r = self.routing.as_ref();
+        if vers_tools::is_vers_tool(name) {
+            return tokio::select! {
+                reply = vm_tools::vers_tool(r, name, call.arguments) => reply,
+                () = cancel.cancelled() => Err(McpError::usage(format!("{name} was cancelled"))),
+            };
+        }
         match name {
             "create_vm" => vm_tools::create_vm(r, call.args()?).await,
-            "vm_list" => {
-                call.args::<NoArgs>()?;
-                vm_tools::vm_list(r).await
-            }
             "vm_use" => vm_tools::vm_use(r, call.args()?).await,
             "vm_local" => {
                 call.args::<NoArgs>()?;
                 Ok(vm_tools::vm_local(r))
             }
             "vm_exec" => vm_tools::vm_exec(r, call.args()?, cancel).await,
-            "vm_branch" => vm_tools::vm_branch(r, call.args()?).await,
-            "vm_commit" => vm_tools::vm_commit(r, call.args()?).await,
-            "vm_restore" => vm_tools::vm_restore(r, call.args()?).await,
             "vm_delete" => vm_tools::vm_delete(r, call.args()?).await,
             "vm_state" => vm_tools::vm_state(r, call.args()?).await,
             "vm_copy" => vm_tools::vm_copy(r, call.args()?).await,

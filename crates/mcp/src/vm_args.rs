@@ -24,7 +24,7 @@ pub struct CreateVmArgs {
     pub labels: Option<BTreeMap<String, String>>,
 }
 
-/// Tools without arguments (`vm_list`, `vm_local`).
+/// Tools without arguments (`vm_local`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
@@ -48,39 +48,10 @@ pub struct VmExecArgs {
     /// Timeout in seconds (no timeout when left out).
     #[serde(default)]
     pub timeout: Option<f64>,
-}
-
-/// `vm_branch`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VmBranchArgs {
-    /// The VM to copy: its full id, or a unique prefix of it.
-    pub vm_id: String,
-    /// How many copies to make (default 1).
+    /// Start the command through the Vers API and return its exec id at once; it keeps
+    /// running, and vm_attach (or vm_logs) reads its output and exit code.
     #[serde(default)]
-    pub count: Option<u32>,
-}
-
-/// `vm_commit`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VmCommitArgs {
-    /// The VM to snapshot: its full id, or a unique prefix of it.
-    pub vm_id: String,
-    /// A name for the commit.
-    #[serde(default)]
-    pub name: Option<String>,
-    /// Leave the VM paused afterwards.
-    #[serde(default)]
-    pub keep_paused: Option<bool>,
-}
-
-/// `vm_restore`.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VmRestoreArgs {
-    /// The commit: its full id, or a unique prefix of it.
-    pub commit_id: String,
+    pub detach: Option<bool>,
 }
 
 /// A state `vm_state` can set (any letter case is accepted).

@@ -1,21 +1,18 @@
 //! The VM tools: lifecycle through the Vers API, switching the active target, one-off
 //! commands, copies. Every id the model reads is a full id.
 
-use serde_json::json;
-use tether_router::VmTunnelArgs;
+use serde_json::{Map, Value, json};
+use tether_router::{VmTunnelArgs, vers_tools};
 use tether_target::FileKind;
 use tether_tools::args::BashArgs;
 use tether_tools::{ToolOutput, Workspace};
-use tether_vers::{BOOT_DEADLINE, BranchSource};
-use tether_wire::{BranchQuery, CommitQuery, CommitRequest, RequestedState, Vm, VmConfig};
+use tether_vers::BOOT_DEADLINE;
+use tether_wire::{RequestedState, VmConfig};
 use tokio_util::sync::CancellationToken;
 
 use crate::McpError;
 use crate::routing::{Place, Routing};
-use crate::vm_args::{
-    CreateVmArgs, VmArgs, VmBranchArgs, VmCommitArgs, VmCopyArgs, VmExecArgs, VmRestoreArgs,
-    VmStateArgs, WantedState,
-};
+use crate::vm_args::{CreateVmArgs, VmArgs, VmCopyArgs, VmExecArgs, VmStateArgs, WantedState};
 
 /// `create_vm`: a new VM, booted.
 pub(crate) async fn create_vm(r: &Routing, args: CreateVmArgs) -> Result<ToolOutput, McpError> {
@@ -32,47 +29,6 @@ pub(crate) async fn create_vm(r: &Routing, args: CreateVmArgs) -> Result<ToolOut
          vm_exec runs a single command there."
     );
     Ok(ToolOutput::text(text).with_details(json!({ "vmId": vm_id })))
-}
-
-/// `vm_list`: every VM, the active one marked.
-pub(crate) async fn vm_list(r: &Routing) -> Result<ToolOutput, McpError> {
-    let vms = r.router().await?.vers().list_vms().await?;
-    let place = r.place();
-    let active = match &place {
-        Place::Vm(id) => format!("active: {id}"),
-        Place::Local => "active: this machine".into(),
-    };
-    if vms.is_empty() {
-        return Ok(ToolOutput::text(format!(
-            "0 VM(s) ({active}). Create one with create_vm."
-        )));
-    }
-    let mut lines = vec![format!("{} VM(s) ({active}):", vms.len())];
-    lines.extend(vms.iter().map(|vm| vm_line(vm, &place)));
-    let details = json!({ "vms": vms });
-    Ok(ToolOutput::text(lines.join("\n")).with_details(details))
-}
-
-fn vm_line(vm: &Vm, place: &Place) -> String {
-    let state = serde_json::to_value(vm.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let labels: Vec<String> = vm.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let labels = if labels.is_empty() {
-        String::new()
-    } else {
-        format!(" labels {}", labels.join(","))
-    };
-    let mark = if *place == Place::Vm(vm.vm_id.clone()) {
-        " (active)"
-    } else {
-        ""
-    };
-    format!(
-        "{} [{state}] created {}{labels}{mark}",
-        vm.vm_id, vm.created_at
-    )
 }
 
 /// `vm_use`: route the tools to a VM.
@@ -105,6 +61,11 @@ pub(crate) async fn vm_exec(
     args: VmExecArgs,
     cancel: CancellationToken,
 ) -> Result<ToolOutput, McpError> {
+    if args.detach == Some(true) {
+        let detach = json!({ "vmId": args.vm_id, "command": args.command,
+            "timeout": args.timeout, "detach": true });
+        return vers_tool(r, "vm_exec", detach.as_object().cloned()).await;
+    }
     let vm_id = r.resolve(&args.vm_id).await?;
     let ws = r.vm_workspace(&vm_id).await?;
     let bash = BashArgs {
@@ -114,55 +75,16 @@ pub(crate) async fn vm_exec(
     Ok(tether_tools::bash(&ws, bash, Some(cancel)).await?)
 }
 
-/// `vm_branch`: copies of a running VM.
-pub(crate) async fn vm_branch(r: &Routing, args: VmBranchArgs) -> Result<ToolOutput, McpError> {
+/// A tool of [`tether_router::vers_tools`], with the active VM as the default VM.
+pub(crate) async fn vers_tool(
+    r: &Routing,
+    name: &str,
+    args: Option<Map<String, Value>>,
+) -> Result<ToolOutput, McpError> {
     let router = r.router().await?;
-    let vm_id = router.resolve_vm(&args.vm_id).await?;
-    let query = BranchQuery {
-        count: Some(args.count.unwrap_or(1)),
-        keep_paused: None,
-        skip_wait_boot: None,
-    };
-    let ids = router
-        .vers()
-        .branch(&BranchSource::Vm(vm_id.clone()), query)
-        .await?;
-    let text = format!(
-        "Branched VM {vm_id} into {} new VM(s):\n{}",
-        ids.len(),
-        ids.join("\n")
-    );
-    Ok(ToolOutput::text(text).with_details(json!({ "sourceVmId": vm_id, "vmIds": ids })))
-}
-
-/// `vm_commit`: a snapshot of a VM's disk.
-pub(crate) async fn vm_commit(r: &Routing, args: VmCommitArgs) -> Result<ToolOutput, McpError> {
-    let router = r.router().await?;
-    let vm_id = router.resolve_vm(&args.vm_id).await?;
-    let query = CommitQuery {
-        keep_paused: args.keep_paused,
-        skip_wait_boot: None,
-    };
-    let request = CommitRequest {
-        commit_id: None,
-        name: args.name,
-        description: None,
-    };
-    let commit_id = router.vers().commit(&vm_id, query, &request).await?;
-    if args.keep_paused == Some(true) {
-        r.reconnect(&vm_id).await;
-    }
-    let text = format!("VM {vm_id} committed: {commit_id}\nvm_restore makes a new VM from it.");
-    Ok(ToolOutput::text(text).with_details(json!({ "vmId": vm_id, "commitId": commit_id })))
-}
-
-/// `vm_restore`: a new VM from a commit.
-pub(crate) async fn vm_restore(r: &Routing, args: VmRestoreArgs) -> Result<ToolOutput, McpError> {
-    let router = r.router().await?;
-    let commit_id = router.resolve_commit(&args.commit_id).await?;
-    let vm_id = router.vers().from_commit(&commit_id).await?;
-    let text = format!("Restored commit {commit_id} into new VM {vm_id}");
-    Ok(ToolOutput::text(text).with_details(json!({ "commitId": commit_id, "vmId": vm_id })))
+    let active = r.active_vm();
+    let reply = vers_tools::call(&router, name, args, active.as_deref()).await?;
+    Ok(ToolOutput::text(reply.text).with_details(reply.details))
 }
 
 /// `vm_delete`: a VM (and the VMs the API deletes with it).

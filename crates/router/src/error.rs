@@ -123,6 +123,15 @@ pub enum RouterError {
         /// What is wrong and what to pass instead.
         message: String,
     },
+    /// A VM tool (`vm_tag`, `vm_repo`, …) could not do what was asked; the message says what
+    /// to pass or call instead.
+    #[error("{message}")]
+    ToolFailed {
+        /// Not found or usage.
+        kind: crate::ErrorKind,
+        /// What failed and what to do.
+        message: String,
+    },
     /// The Vers API call failed.
     #[error(transparent)]
     Vers(#[from] VersError),

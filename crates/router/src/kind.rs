@@ -77,6 +77,7 @@ fn router(err: &RouterError) -> Option<ErrorKind> {
         | RouterError::LocalPortInUse { .. }
         | RouterError::Listen { .. }
         | RouterError::BadTunnel { .. } => ErrorKind::Usage,
+        RouterError::ToolFailed { kind, .. } => *kind,
         RouterError::SimStart { .. } | RouterError::SimStartTimeout { .. } => {
             ErrorKind::Unavailable
         }

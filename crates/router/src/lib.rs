@@ -20,6 +20,9 @@
 //! - **Tunnels**: [`Forwarder`] bridges connections accepted on 127.0.0.1 to a port in a VM
 //!   (`tether tunnel`); [`Tunnels`] and [`vm_tunnel`] are the `vm_tunnel` tool of the MCP
 //!   server and the pi sidecar.
+//! - **VM tools** ([`vers_tools`]): `vm_list`, `vm_commit`, `vm_branch`, `vm_restore`,
+//!   `vm_tag`, `vm_repo`, `vm_label`, `vm_logs`, `vm_attach`, `vm_disk`, `vm_env` and
+//!   `vm_exec` with `detach: true`, through the Vers API, the same in both front ends.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), tether_router::RouterError> {
@@ -47,6 +50,7 @@ mod resolve;
 mod router;
 mod state;
 mod tunnel;
+pub mod vers_tools;
 
 pub use access::VmAccess;
 pub use defaults::{ActiveVm, Defaults, VERS_HEAD, find_vers_head};

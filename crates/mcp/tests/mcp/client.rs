@@ -78,6 +78,11 @@ impl Env {
 
     /// Starts a client and its server.
     pub async fn client(&self) -> Client {
+        self.client_with_key(None).await
+    }
+
+    /// Starts a client and its server using API key `key` (default: the simulator's first).
+    pub async fn client_with_key(&self, key: Option<&str>) -> Client {
         let mut command = Command::new("python3");
         command
             .arg(driver())
@@ -98,7 +103,7 @@ impl Env {
             let info = sim.info();
             command
                 .env("VERS_URL", &info.vers_url)
-                .env("VERS_API_KEY", &info.api_key)
+                .env("VERS_API_KEY", key.unwrap_or(&info.api_key))
                 .env("TETHER_SSH_GATEWAY", &info.ssh_gateway)
                 .env("TETHER_VM_DOMAIN", &info.vm_domain)
                 .env("TETHER_CA_CERT", &info.ca_cert);

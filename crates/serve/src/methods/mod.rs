@@ -1,6 +1,7 @@
 //! The methods, by resource: `backend/…` and `vm/…` (lifecycle, the active VM), `exec`
 //! (streamed commands), `fs/…` (files for pi's read/edit/write/ls/find/grep), `vm/copy`, `vm/tunnel`,
-//! `swarm/…` (the swarm tools), `bg/call` (background processes).
+//! `swarm/…` (the swarm tools), `bg/call` (background processes), `vers/call` (the VM tools
+//! over the Vers API: tags, repositories, labels, logs, attach, disks, variables).
 
 mod background;
 mod copy;
@@ -9,6 +10,7 @@ mod fs;
 mod paths;
 mod swarm;
 mod tunnel;
+mod vers;
 mod vm;
 
 use serde::Serialize;
@@ -44,6 +46,7 @@ pub(crate) async fn call(state: &State, method: &str, params: Value) -> Result<V
         "fs/imageType" => reply(fs::image_type(state, parse(method, params)?).await),
         "fs/glob" => reply(fs::glob(state, parse(method, params)?).await),
         "fs/grep" => reply(fs::grep(state, parse(method, params)?).await),
+        "vers/call" => reply(vers::call(state, parse(method, params)?).await),
         "bg/call" => reply(background::call(state, parse(method, params)?).await),
         "swarm/call" => reply(swarm::call(state, parse(method, params)?).await),
         "swarm/cancel" => reply(swarm::cancel(state, parse(method, params)?)),

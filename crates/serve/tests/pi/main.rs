@@ -13,4 +13,5 @@ mod session;
 mod swarm;
 mod tools;
 mod tunnel;
+mod vers_tools;
 mod walkthrough;

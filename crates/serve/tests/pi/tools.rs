@@ -151,14 +151,15 @@ async fn lifecycle_tools_report_full_ids() {
     );
     let (listed, turn) = call(&mut rig, turn, "vm_list", json!({})).await;
     assert!(
-        listed.starts_with("1 VM(s)\n") && listed.contains(&format!("{vm} running created ")),
+        listed.starts_with("1 VM(s) (active: this machine):\n")
+            && listed.contains(&format!("{vm} [running] created ")),
         "{listed}"
     );
     let (branched, turn) = call(&mut rig, turn, "vm_branch", json!({"vmId": vm, "count": 2})).await;
     let children: Vec<String> = branched
-        .strip_prefix(&format!("Branched VM {vm} -> "))
+        .strip_prefix(&format!("Branched VM {vm} into 2 new VM(s):\n"))
         .unwrap_or_else(|| panic!("{branched}"))
-        .split(", ")
+        .lines()
         .map(str::to_owned)
         .collect();
     assert_eq!(children.len(), 2);
@@ -172,11 +173,12 @@ async fn lifecycle_tools_report_full_ids() {
     .await;
     let commit = committed
         .strip_prefix(&format!("VM {vm} committed: "))
+        .and_then(|rest| rest.lines().next())
         .unwrap()
         .to_owned();
     let (restored, turn) = call(&mut rig, turn, "vm_restore", json!({"commitId": commit})).await;
     let restored_vm = restored
-        .strip_prefix(&format!("Restored from commit {commit} -> VM "))
+        .strip_prefix(&format!("Restored commit {commit} into new VM "))
         .unwrap()
         .to_owned();
     let (paused, turn) = call(

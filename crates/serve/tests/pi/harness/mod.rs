@@ -11,7 +11,7 @@ pub use tether_testkit::{Launch, MockLlm, Pi, PiInstall, Turn, repo};
 /// The pi version CI pins.
 pub const PI_VERSION: &str = "0.73.1";
 /// Every tool: pi's seven and the package's VM tools.
-pub const ALL_TOOLS: &str = "read,bash,edit,write,ls,find,grep,create_vm,vm_exec,vm_use,vm_local,vm_list,vm_branch,vm_commit,vm_restore,vm_delete,vm_state,vm_copy";
+pub const ALL_TOOLS: &str = "read,bash,edit,write,ls,find,grep,create_vm,vm_exec,vm_use,vm_local,vm_list,vm_branch,vm_commit,vm_restore,vm_delete,vm_state,vm_copy,vm_tag,vm_repo,vm_label,vm_logs,vm_attach,vm_disk,vm_env";
 /// A local environment variable that must never reach a VM.
 pub const SECRET_VAR: &str = "TETHER_TEST_SECRET";
 
