@@ -367,6 +367,9 @@ fn with_console(error: KvmError, dir: &Path) -> KvmError {
             timeout,
             hint: format!("; guest console tail:\n{}", console_tail(dir, 30)),
         },
+        KvmError::Disconnected { reason } => KvmError::Disconnected {
+            reason: format!("{reason}; guest console tail:\n{}", console_tail(dir, 30)),
+        },
         other => other,
     }
 }

@@ -274,6 +274,10 @@ async fn tags_labels_logs_and_attach_on(env: &Env) {
         echoed.ok(),
         format!("hello\n[exec {echo_id} exited with code 0]")
     );
+    // Over SSH too, as from the VM's /etc/environment.
+    let plain = json!({"vmId": fresh, "command": "echo $TETHER_T"});
+    let plain = client.call("vm_exec", plain).await;
+    assert!(plain.ok().starts_with("hello\n"), "{}", plain.text);
     let deleted = client
         .call("vm_env", json!({"action": "delete", "key": "TETHER_T"}))
         .await;
