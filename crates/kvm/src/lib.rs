@@ -19,6 +19,7 @@
 //! ```
 
 mod agent;
+mod clock;
 mod error;
 mod exec;
 mod files;

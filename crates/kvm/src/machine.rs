@@ -14,12 +14,16 @@
 //!   runs only guest kernels built for it), a stock kernel runs about a thousand times
 //!   slower than native (tens of seconds per boot stage) and `-cpu host` fails on MSR
 //!   0x10a; [`probe_accel`] picks TCG there.
+//! - Under TCG the guest kernel's TSC calibration against the emulated PIT fails on a busy
+//!   host and the boot then hangs before the first user-space line; the host measures its
+//!   own TSC rate (the guest's TSC under TCG) and passes it as `tsc_early_khz=`.
 //! - Pause/resume is QMP `stop`/`cont`; a memory snapshot is `migrate` to `file:` (QEMU ≥ 8.2,
 //!   `mapped-ram` ≥ 9.0), restored with `-incoming`; children sharing a parent's pages
 //!   copy-on-write need its RAM in a file (`-object memory-backend-file,share=off,mem-path=…`)
 //!   that no VM writes any more. None of that is implemented here yet.
 
 use crate::agent::{AgentClient, Hello};
+use crate::clock::TscMark;
 use crate::error::KvmError;
 use crate::image::{GuestImage, tail};
 use std::path::{Path, PathBuf};
@@ -137,6 +141,7 @@ impl Vm {
             Some(accel) => accel,
             None => probe_accel()?,
         };
+        let tsc_mark = TscMark::now();
         let dir = tempfile::Builder::new()
             .prefix("tether-kvm-")
             .tempdir()
@@ -146,8 +151,12 @@ impl Vm {
         let socket = dir.path().join("agent.sock");
         let listener = UnixListener::bind(&socket)
             .map_err(|e| KvmError::io(format!("listening on {}", socket.display()), e))?;
+        let tsc_khz = match accel {
+            Accel::Tcg => tsc_mark.and_then(|mark| mark.khz()),
+            Accel::Kvm => None,
+        };
         let started = Instant::now();
-        let mut child = spawn_qemu(&config, accel, dir.path(), &disk, &socket)?;
+        let mut child = spawn_qemu(&config, accel, tsc_khz, dir.path(), &disk, &socket)?;
         let agent = tokio::select! {
             agent = connect_agent(&listener, config.boot_timeout) => agent,
             status = child.wait() => Err(exited(dir.path(), "the agent's hello", status)),
@@ -236,9 +245,11 @@ async fn create_overlay(base: &Path, disk: &Path, size_mib: Option<u64>) -> Resu
     Ok(())
 }
 
+/// QEMU's arguments; `tsc_khz` is the host's TSC rate for a TCG guest (see [`crate::clock`]).
 fn qemu_args(
     config: &VmConfig,
     accel: Accel,
+    tsc_khz: Option<u64>,
     dir: &Path,
     disk: &Path,
     socket: &Path,
@@ -247,10 +258,13 @@ fn qemu_args(
         Accel::Kvm => ("kvm", "host"),
         Accel::Tcg => ("tcg", "max"),
     };
-    let append = format!(
+    let mut append = format!(
         "console=ttyS0 quiet panic=-1 tether.hostname={}",
         config.hostname
     );
+    if let Some(khz) = tsc_khz {
+        append.push_str(&format!(" tsc_early_khz={khz}"));
+    }
     let mut args: Vec<String> = [
         "-M",
         "microvm",
@@ -310,6 +324,7 @@ fn qemu_args(
 fn spawn_qemu(
     config: &VmConfig,
     accel: Accel,
+    tsc_khz: Option<u64>,
     dir: &Path,
     disk: &Path,
     socket: &Path,
@@ -317,7 +332,7 @@ fn spawn_qemu(
     let log = std::fs::File::create(dir.join("qemu.log"))
         .map_err(|e| KvmError::io("creating qemu.log", e))?;
     Command::new("qemu-system-x86_64")
-        .args(qemu_args(config, accel, dir, disk, socket))
+        .args(qemu_args(config, accel, tsc_khz, dir, disk, socket))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
