@@ -87,6 +87,7 @@ impl AgentClient {
                     host: PROTOCOL_VERSION,
                 });
             }
+            None => return Err(KvmError::ClosedBeforeHello),
             other => {
                 return Err(KvmError::Disconnected {
                     reason: format!("expected the agent's hello, got {other:?}"),

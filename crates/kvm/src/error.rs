@@ -58,6 +58,10 @@ pub enum KvmError {
         /// Why, as far as known.
         reason: String,
     },
+    /// The agent's connection closed before the guest said hello (QEMU dropped its end of
+    /// the socket; with `reconnect-ms` it connects again).
+    #[error("the guest agent's connection closed before its hello; QEMU reconnects it")]
+    ClosedBeforeHello,
     /// A frame could not be encoded or decoded.
     #[error(transparent)]
     Frame(#[from] FrameError),
