@@ -21,6 +21,12 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(180);
 /// Deadline for a whole-file transfer through `/vm/{id}/files`.
 pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
+/// TCP keepalive on API connections: idle time before the first probe, then the interval and
+/// the number of unanswered probes after which the connection counts as dead. A long exec
+/// stream over a connection whose peer vanished silently thus ends within about 30 s (and
+/// `tether exec --api` re-attaches) instead of waiting forever.
+const KEEPALIVE: (Duration, Duration, u32) =
+    (Duration::from_secs(15), Duration::from_secs(5), 3);
 
 /// A typed async client for the Vers REST API.
 ///
@@ -137,6 +143,9 @@ fn build_http(ca_cert: Option<&PathBuf>) -> Result<reqwest::Client, VersError> {
     reqwest::Client::builder()
         .use_preconfigured_tls(tls)
         .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_keepalive(KEEPALIVE.0)
+        .tcp_keepalive_interval(KEEPALIVE.1)
+        .tcp_keepalive_retries(KEEPALIVE.2)
         .user_agent(concat!("tether/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| VersError::CaCert {
