@@ -120,7 +120,7 @@ fn no_match(kind: &str, query: &str, known: usize) -> String {
 
 /// A message with the CLI's hints replaced by this server's tools.
 fn cli_hints_to_tools(message: &str) -> String {
-    message
+    let message = message
         .replace(
             "list them with vm_list / `tether vm ls` and `tether vm commits`",
             "vm_list shows the VMs; a commit id is what vm_commit returned",
@@ -131,4 +131,51 @@ fn cli_hints_to_tools(message: &str) -> String {
             "call vm_list to see the VMs",
         )
         .replace("`tether vm ls`", "vm_list")
+        .replace("`tether vm commits`", "the commit ids vm_commit returned");
+    let message = with_tool(message, "tether vm resume", |id| {
+        format!("vm_state with vmId {id} and state running")
+    });
+    let message = with_tool(message, "tether vm rm", |id| {
+        format!("vm_delete with vmId {id}")
+    });
+    with_tool(message, "tether vm info", |_| "vm_list".to_owned())
+}
+
+/// `message` with each `` `COMMAND ARG` `` replaced by `tool(ARG)`.
+fn with_tool(message: String, command: &str, tool: impl Fn(&str) -> String) -> String {
+    let opening = format!("`{command} ");
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message.as_str();
+    while let Some(at) = rest.find(&opening) {
+        let after = &rest[at + opening.len()..];
+        let Some(end) = after.find('`') else { break };
+        out.push_str(&rest[..at]);
+        out.push_str(&tool(&after[..end]));
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_commands_in_messages_become_tool_calls() {
+        let paused = "VM abc is paused (409 on POST /vm/abc/exec); resume it \
+                      (`tether vm resume abc`) and retry";
+        assert_eq!(
+            cli_hints_to_tools(paused),
+            "VM abc is paused (409 on POST /vm/abc/exec); resume it \
+             (vm_state with vmId abc and state running) and retry"
+        );
+        let dead = "VM x is dead; delete it (`tether vm rm x`) and create another; \
+                    see `tether vm info x`";
+        assert_eq!(
+            cli_hints_to_tools(dead),
+            "VM x is dead; delete it (vm_delete with vmId x) and create another; see vm_list"
+        );
+        assert_eq!(cli_hints_to_tools("no `tether vm rm"), "no `tether vm rm");
+    }
 }

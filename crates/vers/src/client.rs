@@ -25,8 +25,7 @@ pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
 /// the number of unanswered probes after which the connection counts as dead. A long exec
 /// stream over a connection whose peer vanished silently thus ends within about 30 s (and
 /// `tether exec --api` re-attaches) instead of waiting forever.
-const KEEPALIVE: (Duration, Duration, u32) =
-    (Duration::from_secs(15), Duration::from_secs(5), 3);
+const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(15), Duration::from_secs(5), 3);
 
 /// A typed async client for the Vers REST API.
 ///
