@@ -33,6 +33,20 @@ pub struct SimInfo {
     pub backend: String,
 }
 
+impl SimInfo {
+    /// The environment a user sets to point tether at this simulator: `VERS_URL`,
+    /// `VERS_API_KEY`, `TETHER_VM_DOMAIN`, `TETHER_SSH_GATEWAY`, `TETHER_CA_CERT`.
+    pub fn client_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("VERS_URL", self.vers_url.clone()),
+            ("VERS_API_KEY", self.api_key.clone()),
+            ("TETHER_VM_DOMAIN", self.vm_domain.clone()),
+            ("TETHER_SSH_GATEWAY", self.ssh_gateway.clone()),
+            ("TETHER_CA_CERT", self.ca_cert.display().to_string()),
+        ]
+    }
+}
+
 /// A running `tether sim` with its own data directory.
 pub struct Sim {
     child: Option<Child>,

@@ -73,11 +73,7 @@ impl Env {
         let info = self.sim.info();
         let mut command = bare_command(self.home.path(), args);
         command
-            .env("VERS_URL", &info.vers_url)
-            .env("VERS_API_KEY", &info.api_key)
-            .env("TETHER_SSH_GATEWAY", &info.ssh_gateway)
-            .env("TETHER_VM_DOMAIN", &info.vm_domain)
-            .env("TETHER_CA_CERT", &info.ca_cert)
+            .envs(info.client_env())
             .env("TETHER_NO_AUTO_SIM", "1");
         command
     }

@@ -36,11 +36,7 @@ impl Setup {
     pub fn serve(&self) -> Client {
         let info = self.sim.info();
         let mut child = Command::new(env!("CARGO_BIN_EXE_tether-serve"))
-            .env("VERS_URL", &info.vers_url)
-            .env("VERS_API_KEY", &info.api_key)
-            .env("TETHER_VM_DOMAIN", &info.vm_domain)
-            .env("TETHER_SSH_GATEWAY", &info.ssh_gateway)
-            .env("TETHER_CA_CERT", &info.ca_cert)
+            .envs(info.client_env())
             .env("TETHER_NO_AUTO_SIM", "1")
             .env("XDG_STATE_HOME", self.dir.path())
             .env("TETHER_TEST_SECRET", "hunter2")

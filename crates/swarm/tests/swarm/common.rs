@@ -54,12 +54,12 @@ impl Rig {
 
 fn router(sim: &Sim, state: &TempDir) -> Arc<Router> {
     let info = sim.info();
-    let source = StaticEnv::new(None)
-        .with("VERS_URL", &info.vers_url)
-        .with("VERS_API_KEY", &info.api_key)
-        .with("TETHER_VM_DOMAIN", &info.vm_domain)
-        .with("TETHER_SSH_GATEWAY", &info.ssh_gateway)
-        .with("TETHER_CA_CERT", &info.ca_cert.display().to_string());
+    let source = info
+        .client_env()
+        .into_iter()
+        .fold(StaticEnv::new(None), |env, (name, value)| {
+            env.with(name, &value)
+        });
     Arc::new(Router::new(
         VersClient::with_source(Arc::new(source)),
         Backend::Vers,

@@ -26,13 +26,11 @@ pub(crate) fn tether_binary() -> PathBuf {
 
 /// The environment a user would set to point tether at this simulator.
 pub(crate) fn sim_env(sim: &Sim) -> StaticEnv {
-    let info = sim.info();
-    StaticEnv::new(Some("/nonexistent-home".into()))
-        .with("VERS_URL", &info.vers_url)
-        .with("VERS_API_KEY", &info.api_key)
-        .with("TETHER_VM_DOMAIN", &info.vm_domain)
-        .with("TETHER_SSH_GATEWAY", &info.ssh_gateway)
-        .with("TETHER_CA_CERT", &info.ca_cert.display().to_string())
+    let home = StaticEnv::new(Some("/nonexistent-home".into()));
+    sim.info()
+        .client_env()
+        .into_iter()
+        .fold(home, |env, (name, value)| env.with(name, &value))
 }
 
 pub(crate) async fn start() -> (Sim, VersClient) {
