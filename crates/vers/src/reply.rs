@@ -35,6 +35,13 @@ pub(crate) enum Subject {
     },
     /// A named thing of the account: a tag, repository, domain, variable, exec run, label.
     Named(Named),
+    /// A tag being pointed at a commit (created or moved): a 404 may be about either.
+    Tagging {
+        /// The tag.
+        tag: Named,
+        /// The commit it is to point at.
+        commit_id: String,
+    },
 }
 
 impl Subject {
@@ -43,7 +50,7 @@ impl Subject {
             Subject::Vm(vm_id) | Subject::File { vm_id, .. } => Some(vm_id),
             Subject::Source(id) => Some(id),
             Subject::Named(named) => named.vm_id(),
-            Subject::Account | Subject::Commit(_) => None,
+            Subject::Account | Subject::Commit(_) | Subject::Tagging { .. } => None,
         }
     }
 }
@@ -230,6 +237,26 @@ fn not_found(status: StatusCode, call: &Call, failure: &Failure) -> VersError {
             method,
             path,
         },
+        // The commit is missing when the message names it (Vers: "commit not found").
+        Subject::Tagging { commit_id, .. }
+            if !failure.lower().starts_with("tag")
+                && (failure.message.contains(commit_id.as_str())
+                    || failure.lower().starts_with("commit not found")) =>
+        {
+            VersError::CommitNotFound {
+                commit_id: commit_id.clone(),
+                status,
+                method,
+                path,
+            }
+        }
+        Subject::Tagging { tag, .. } => VersError::NotFound {
+            what: Box::new(tag.clone()),
+            status,
+            method,
+            path,
+            message: failure.message.clone(),
+        },
         Subject::Named(named) if named.is_missing(&failure.lower()) => VersError::NotFound {
             what: Box::new(named.clone()),
             status,
@@ -280,7 +307,7 @@ fn conflict(status: StatusCode, call: &Call, failure: &Failure) -> VersError {
         },
         Some(vm_id) if lower.contains("dead") => VersError::VmDead { vm_id },
         _ if lower.contains("exists") || lower.contains("already") => match &call.subject {
-            Subject::Named(named) => VersError::Taken {
+            Subject::Named(named) | Subject::Tagging { tag: named, .. } => VersError::Taken {
                 what: Box::new(named.clone()),
                 status,
                 method,

@@ -200,7 +200,7 @@ impl VersClient {
         &self,
         request: &CreateTagRequest,
     ) -> Result<CreateTagResponse, VersError> {
-        let subject = Subject::Named(Named::Tag(request.tag_name.clone()));
+        let subject = tagging(Named::Tag(request.tag_name.clone()), &request.commit_id);
         let call = Call::new(Method::POST, &["commit_tags"], subject).body(request)?;
         self.json(call).await
     }
@@ -212,7 +212,10 @@ impl VersClient {
 
     /// `PATCH /commit_tags/{name}`: moves the tag and/or changes its description.
     pub async fn update_tag(&self, name: &str, update: &UpdateTagRequest) -> Result<(), VersError> {
-        let call = tag_call(Method::PATCH, name).body(update)?;
+        let mut call = tag_call(Method::PATCH, name).body(update)?;
+        if let Some(commit_id) = &update.commit_id {
+            call.subject = tagging(Named::Tag(name.to_owned()), commit_id);
+        }
         self.value(call).await.map(drop)
     }
 
@@ -234,10 +237,11 @@ impl VersClient {
         repo: &str,
         request: &CreateTagRequest,
     ) -> Result<CreateRepoTagResponse, VersError> {
-        let subject = Subject::Named(Named::RepoTag {
+        let tag = Named::RepoTag {
             repo: repo.to_owned(),
             tag: request.tag_name.clone(),
-        });
+        };
+        let subject = tagging(tag, &request.commit_id);
         let call =
             Call::new(Method::POST, &["repositories", repo, "tags"], subject).body(request)?;
         self.json(call).await
@@ -255,7 +259,14 @@ impl VersClient {
         tag: &str,
         update: &UpdateTagRequest,
     ) -> Result<(), VersError> {
-        let call = repo_tag_call(Method::PATCH, repo, tag).body(update)?;
+        let mut call = repo_tag_call(Method::PATCH, repo, tag).body(update)?;
+        if let Some(commit_id) = &update.commit_id {
+            let tag = Named::RepoTag {
+                repo: repo.to_owned(),
+                tag: tag.to_owned(),
+            };
+            call.subject = tagging(tag, commit_id);
+        }
         self.value(call).await.map(drop)
     }
 
@@ -377,6 +388,14 @@ impl VersClient {
 fn foreign_tag(reference: &TagRef) -> VersError {
     VersError::ForeignTag {
         reference: reference.to_string(),
+    }
+}
+
+/// The subject of a request that points `tag` at `commit_id`.
+fn tagging(tag: Named, commit_id: &str) -> Subject {
+    Subject::Tagging {
+        tag,
+        commit_id: commit_id.to_owned(),
     }
 }
 

@@ -88,7 +88,7 @@ pub(crate) async fn repo_tags(vers: &VersClient, repo: &str) -> anyhow::Result<V
 
 async fn create(ctx: &Ctx, router: &Router, args: TagCreateArgs) -> anyhow::Result<()> {
     let reference = changeable(parse_tag(&args.tag)?)?;
-    let commit_id = live_commit(router, &args.commit).await?;
+    let commit_id = router.resolve_commit(&args.commit).await?;
     let tag = router
         .vers()
         .create_tag_ref(&reference, &commit_id, args.description)
@@ -102,21 +102,13 @@ pub(crate) async fn move_to(
     reference: &TagRef,
     commit: &str,
 ) -> anyhow::Result<TagEntry> {
-    let commit_id = live_commit(router, commit).await?;
+    let commit_id = router.resolve_commit(commit).await?;
     let update = UpdateTagRequest {
         commit_id: Some(commit_id),
         description: None,
     };
     router.vers().update_tag_ref(reference, &update).await?;
     Ok(router.vers().resolve_tag(reference).await?)
-}
-
-/// The id of the commit `query` names (full id or unique prefix), checked to exist: the tag
-/// routes answer a missing commit as if the tag were missing.
-async fn live_commit(router: &Router, query: &str) -> anyhow::Result<String> {
-    let commit_id = router.resolve_commit(query).await?;
-    router.vers().commit_parents(&commit_id).await?;
-    Ok(commit_id)
 }
 
 /// A tag as JSON.

@@ -68,6 +68,15 @@ async fn tags_point_at_commits_move_and_are_branched_by_name() {
         "{err:?}"
     );
     assert!(err.to_string().contains("tether tag move base"), "{err}");
+    let unknown = "00000000-0000-4000-8000-000000000000";
+    let err = vers
+        .create_tag_ref(&tag("other"), unknown, None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, VersError::CommitNotFound { commit_id, .. } if commit_id == unknown),
+        "a missing commit is named as such, not as a missing tag: {err:?}"
+    );
 
     vers.create_repo(&tether_wire::CreateRepositoryRequest {
         name: "app".into(),
