@@ -174,6 +174,17 @@ impl ServeError {
     /// lists the known ones, a missing VM points at vm_list.
     pub(crate) fn about_vm(vm_id: &str, err: RouterError) -> ServeError {
         match err {
+            RouterError::Vers(vers) if vers.is_not_found() => ServeError::VmGone {
+                vm_id: vm_id.to_owned(),
+                source: Box::new(RouterError::Vers(vers)),
+            },
+            err => ServeError::naming_ids(err),
+        }
+    }
+
+    /// `err`, with an unknown id listing the known ones.
+    pub(crate) fn naming_ids(err: RouterError) -> ServeError {
+        match err {
             RouterError::NoMatch {
                 kind,
                 query,
@@ -182,10 +193,6 @@ impl ServeError {
                 kind,
                 query,
                 candidates,
-            },
-            RouterError::Vers(vers) if vers.is_not_found() => ServeError::VmGone {
-                vm_id: vm_id.to_owned(),
-                source: Box::new(RouterError::Vers(vers)),
             },
             err => err.into(),
         }

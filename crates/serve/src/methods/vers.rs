@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tether_router::{RouterError, vers_tools};
+use tether_router::vers_tools;
 
 use crate::ServeError;
 use crate::state::State;
@@ -26,17 +26,6 @@ pub(crate) async fn call(state: &State, params: CallParams) -> Result<Value, Ser
     let active = state.active();
     let reply = vers_tools::call(&router, &params.tool, params.args, active.as_deref())
         .await
-        .map_err(|err| match err {
-            RouterError::NoMatch {
-                kind,
-                query,
-                candidates,
-            } => ServeError::UnknownId {
-                kind,
-                query,
-                candidates,
-            },
-            err => err.into(),
-        })?;
+        .map_err(ServeError::naming_ids)?;
     Ok(json!({ "text": reply.text, "details": reply.details }))
 }
